@@ -1,0 +1,85 @@
+"""Exceptions raised inside ragchat, mapped to HTTP status codes in this one place."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from chains.llm import LLMTimeout, LLMUnavailable
+from graph.context import MissingIdentity
+
+log = logging.getLogger("ragchat.errors")
+
+
+def _status_for(exc: BaseException) -> tuple[int, str] | None:
+    """(status, message) for a known failure, None for anything else."""
+    from chains.history import DatabaseUnavailable, MessageNotFound, SessionNotFound
+
+    if isinstance(exc, SessionNotFound | MessageNotFound):
+        return 404, str(exc)
+    if isinstance(exc, DatabaseUnavailable):
+        return 503, f"chat history is unavailable: {exc}"
+    if isinstance(exc, LLMUnavailable):
+        return 503, f"the LLM is unavailable ({exc})"
+    if isinstance(exc, LLMTimeout):
+        return 504, str(exc)
+    if isinstance(exc, MissingIdentity):
+        return 422, str(exc)
+    try:
+        from chains.retrieval import IndexUnavailable
+    except ImportError:  # retrieval extras not installed
+        IndexUnavailable = ()  # type: ignore[assignment,misc]  # noqa: N806
+    if IndexUnavailable and isinstance(exc, IndexUnavailable):
+        return 503, f"the document index is unavailable: {exc}"
+    if _is_connection_error(exc):
+        return 502, "the LLM endpoint could not be reached (provider: endpoint/huggingface)"
+    return None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import httpx
+
+    try:
+        from huggingface_hub.errors import HfHubHTTPError
+    except ImportError:  # pragma: no cover
+        HfHubHTTPError = ()  # type: ignore[assignment,misc]  # noqa: N806
+    return isinstance(exc, httpx.TransportError | ConnectionError) or (
+        bool(HfHubHTTPError) and isinstance(exc, HfHubHTTPError)
+    )
+
+
+def error_body(status: int, message: str) -> dict[str, object]:
+    return {"detail": message, "status_code": status}
+
+
+def _known_exception_types() -> list[type[BaseException]]:
+    import httpx
+
+    from chains.history import HistoryError
+    from chains.retrieval import IndexUnavailable
+
+    types: list[type[BaseException]] = [
+        HistoryError, IndexUnavailable, LLMUnavailable, LLMTimeout, MissingIdentity,
+        httpx.TransportError, ConnectionError,
+    ]
+    try:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        types.append(HfHubHTTPError)
+    except ImportError:  # pragma: no cover
+        pass
+    return types
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Registered per type (not for `Exception`): Starlette re-raises from a catch-all."""
+
+    async def known_failure(request: Request, exc: Exception) -> JSONResponse:
+        status, message = _status_for(exc) or (500, "internal server error")
+        log.warning("%s on %s: %s", status, request.url.path, type(exc).__name__)
+        return JSONResponse(error_body(status, message), status_code=status)
+
+    for exc_type in _known_exception_types():
+        app.add_exception_handler(exc_type, known_failure)

@@ -1,0 +1,103 @@
+"""Who is calling: the one place identity is resolved.
+
+With API keys configured, the bearer key decides the user; otherwise (the local
+default) the request body's `username` does. Either way the graph reads the user
+from `config["configurable"]["user_id"]`, which only the server writes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request, status
+
+from settings import Settings
+
+
+class KeyFileError(RuntimeError):
+    """The API key file could not be read or has a malformed line."""
+
+
+def _parse_pairs(lines: list[str], origin: str) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, key = line.partition(":")
+        if not sep or not user.strip() or not key.strip():
+            # Never echo the line: it holds a secret.
+            raise KeyFileError(f"{origin}: entry {number} is not of the form user:key")
+        keys[key.strip()] = user.strip()
+    return keys
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    """Key → user, compared in constant time."""
+
+    by_key: dict[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiKeys:
+        keys: dict[str, str] = {}
+        if settings.api_keys is not None:
+            entries = settings.api_keys.get_secret_value().split(",")
+            keys.update(_parse_pairs(entries, "API_KEYS"))
+        if settings.api_keys_file is not None:
+            try:
+                lines = settings.api_keys_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise KeyFileError(f"API_KEYS_FILE cannot be read ({exc.strerror})") from None
+            keys.update(_parse_pairs(lines, "API_KEYS_FILE"))
+        return cls(keys)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.by_key)
+
+    def user_for(self, presented: str) -> str | None:
+        found = None
+        for key, user in self.by_key.items():
+            if hmac.compare_digest(key.encode(), presented.encode()):
+                found = user
+        return found
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def resolve_identity(request: Request, keys: ApiKeys) -> str | None:
+    """The authenticated user, or None when auth is off (the body's username applies)."""
+    if not keys.enabled:
+        return None
+    token = bearer_token(request)
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    user = keys.user_for(token)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return user
+
+
+def server_config(config: dict[str, Any], request: Request) -> dict[str, Any]:
+    """LangServe's per-request modifier: replace, never merge, the server-owned fields.
+
+    LangServe lets a client send any `configurable` key; this runs last and
+    rebuilds `configurable` from the server's identity only, so a client-sent
+    `user_id` (or anything else) never reaches the graph.
+    """
+    config = dict(config)
+    config["configurable"] = {"user_id": getattr(request.state, "user", None)}
+    return config

@@ -1,0 +1,86 @@
+"""Request-size limits Starlette and LangServe do not enforce themselves."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import HTTPException, Request, status
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodySizeLimit:
+    """Refuse bodies over `max_bytes` with 413, whether declared or streamed.
+
+    Starlette reads any body into memory without a cap; checking Content-Length
+    alone would let a chunked upload through.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _TooLarge:
+            if not response_started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"detail": f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)",
+             "status_code": 413}
+        ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def batch_size_guard(max_batch: int):  # type: ignore[no-untyped-def]
+    """A route dependency: LangServe's /batch takes any number of inputs."""
+
+    async def check(request: Request) -> None:
+        if request.method != "POST" or not request.url.path.endswith("/batch"):
+            return
+        try:
+            payload = await request.json()
+        except ValueError:
+            return  # malformed JSON: LangServe's own validation answers 422
+        inputs = payload.get("inputs") if isinstance(payload, dict) else None
+        if isinstance(inputs, list) and len(inputs) > max_batch:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"batch of {len(inputs)} inputs; the limit is {max_batch} (MAX_BATCH_SIZE)",
+            )
+
+    return check

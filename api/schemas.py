@@ -1,0 +1,152 @@
+"""Request and response models of the LangServe routes, built from the settings' limits.
+
+The limits (question length, `k`, filter size) are part of the schema, so
+LangServe's own validation answers 422 with a readable message and the
+OpenAPI page shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
+
+from api.text import check_clean_text
+from graph.options import STAGES, GraphOptions
+from settings import Settings
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+
+
+class Source(BaseModel):
+    number: int
+    id: str | None = None
+    source: str | None = None
+    title: str | None = None
+    score: float | None = None
+    page_content: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatAnswer(BaseModel):
+    """What history and RAG stages return: the answer, then sources and the stored id."""
+
+    answer: str
+    sources: list[Source] | None = None
+    message_id: str | None = Field(None, description="id of the stored answer, for /feedback")
+    session_id: str | None = None
+
+
+class RetrievedChunk(BaseModel):
+    page_content: str
+    metadata: dict[str, Any]
+    score: float
+
+
+@dataclass(frozen=True)
+class StageSchemas:
+    input: type[BaseModel]
+    output: Any
+
+
+def _validators(settings: Settings) -> dict[str, Any]:
+    def question(cls: Any, value: str) -> str:
+        return check_clean_text(value, field="question", max_chars=settings.max_question_chars)
+
+    def username(cls: Any, value: str | None) -> str | None:
+        from chains.history import validate_username
+
+        return None if value is None else validate_username(value)
+
+    def session_id(cls: Any, value: str | None) -> str | None:
+        from chains.history import validate_session_id
+
+        return None if value is None else validate_session_id(value)
+
+    def request_id(cls: Any, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_clean_text(value, field="request_id", max_chars=64, allow_newlines=False)
+
+    def metadata_filter(cls: Any, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from chains.filters import validate_filter
+
+        return validate_filter(
+            value, max_depth=settings.max_filter_depth, max_nodes=settings.max_filter_nodes
+        )
+
+    return {
+        "check_question": field_validator("question")(question),
+        "check_username": field_validator("username")(username),
+        "check_session_id": field_validator("session_id")(session_id),
+        "check_request_id": field_validator("request_id")(request_id),
+        "check_filter": field_validator("filter")(metadata_filter),
+    }
+
+
+def _input_model(name: str, options: GraphOptions, settings: Settings) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "question": (StrictStr, Field(..., description="The user's message",
+                                      max_length=settings.max_question_chars)),
+    }
+    if options.history:
+        auth_on = settings.auth_enabled
+        fields["username"] = (
+            StrictStr | None,
+            Field(None if auth_on else ..., max_length=64,
+                  description="Who is asking (ignored when API keys are on: the key decides)"),
+        )
+        fields["session_id"] = (StrictStr | None, Field(None, max_length=64,
+                                                          description="Default: 'default'"))
+        fields["request_id"] = (StrictStr | None, Field(
+            None, max_length=64, description="Retries with the same id are stored once"))
+    if options.retrieval:
+        fields["k"] = (int | None, Field(None, ge=1, le=settings.max_k))
+    if options.filters:
+        fields["filter"] = (dict[str, Any] | None, Field(
+            None, description="Pinecone-style metadata filter, e.g. {'year': {'$gte': 2024}}"))
+    if options.tunable_mode:
+        fields["mode"] = (SearchMode | None, Field(None, description="Default: hybrid"))
+        fields["alpha"] = (float | None, Field(None, ge=0.0, le=1.0,
+                                               description="Dense weight in hybrid mode"))
+    validators = {
+        key: value for key, value in _validators(settings).items()
+        if key.removeprefix("check_") in fields or (key == "check_filter" and "filter" in fields)
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        name,
+        __config__=ConfigDict(extra="forbid"),
+        __validators__=validators,
+        **fields,
+    )
+
+
+def stage_schemas(settings: Settings) -> dict[str, StageSchemas]:
+    schemas = {}
+    for stage, options in STAGES.items():
+        title = "".join(part.title() for part in stage.split("_"))
+        output: Any = ChatAnswer if options.history or options.returns_sources else str
+        schemas[stage] = StageSchemas(_input_model(f"{title}Input", options, settings), output)
+    return schemas
+
+
+def retrieve_input_model(settings: Settings) -> type[BaseModel]:
+    validators = _validators(settings)
+
+    def query(cls: Any, value: str) -> str:
+        return check_clean_text(value, field="query", max_chars=settings.max_question_chars)
+
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "RetrieveInput",
+        __config__=ConfigDict(extra="forbid"),
+        __validators__={
+            "check_query": field_validator("query")(query),
+            "check_filter": validators["check_filter"],
+        },
+        query=(StrictStr, Field(..., max_length=settings.max_question_chars)),
+        k=(int, Field(settings.retrieval_k, ge=1, le=settings.max_k)),
+        filter=(dict[str, Any] | None, None),
+        mode=(SearchMode, "hybrid"),
+        alpha=(float | None, Field(None, ge=0.0, le=1.0)),
+    )

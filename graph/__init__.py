@@ -1,0 +1,1 @@
+"""The ragchat LangGraph: one state graph, built per stage from the chains."""

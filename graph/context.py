@@ -1,0 +1,64 @@
+"""Who is asking and what they may tune: read from the run's state and config.
+
+Identity (user, session) is server-owned: when the server (or LangGraph Platform
+auth) puts `user_id` into `config["configurable"]`, it wins over anything in the
+request body. Tunables (`k`, `mode`, `alpha`, `filter`) come from the request and
+are clamped to the server's limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from graph.state import ChatState
+from settings import Settings
+
+DEFAULT_SESSION_ID = "default"
+
+
+class MissingIdentity(ValueError):
+    """A history stage was called without a user."""
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    username: str
+    session_id: str
+    request_id: str | None
+
+    @classmethod
+    def from_run(cls, state: ChatState, config: RunnableConfig | None) -> RequestContext:
+        from chains.history import validate_session_id, validate_username
+
+        configurable: dict[str, Any] = (config or {}).get("configurable") or {}
+        username = configurable.get("user_id") or state.get("username")
+        if not username:
+            raise MissingIdentity("a username is required for this route")
+        session_id = state.get("session_id") or DEFAULT_SESSION_ID
+        return cls(
+            username=validate_username(str(username)),
+            session_id=validate_session_id(session_id),
+            request_id=state.get("request_id") or None,
+        )
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    k: int
+    mode: str
+    alpha: float
+    filter: dict[str, Any] | None
+
+    @classmethod
+    def from_state(cls, state: ChatState, settings: Settings, default_mode: str) -> SearchParams:
+        k = state.get("k") or settings.retrieval_k
+        alpha = state.get("alpha")
+        return cls(
+            k=max(1, min(int(k), settings.max_k)),
+            mode=state.get("mode") or default_mode,
+            alpha=settings.hybrid_alpha if alpha is None else float(alpha),
+            filter=state.get("filter") or None,
+        )

@@ -1,0 +1,59 @@
+"""The long-lived things nodes use (LLM, history store, retriever), built lazily once.
+
+Tests pass fakes here; the server and `langgraph.json` let them come from settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.language_models import BaseChatModel
+
+from chains.llm import get_chat_model
+from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chains.history import HistoryStore
+
+
+@dataclass
+class Resources:
+    settings: Settings = field(default_factory=get_settings)
+    llm: BaseChatModel | None = None
+    history: HistoryStore | None = None
+    retriever: Any = None
+    _history_lock: asyncio.Lock | None = field(default=None, repr=False)
+
+    def chat_model(self) -> BaseChatModel:
+        if self.llm is None:
+            self.llm = get_chat_model(self.settings)
+        return self.llm
+
+    async def history_store(self) -> HistoryStore:
+        """The started history store; started on first use outside the server too."""
+        if self.history is not None:
+            return self.history
+        if self._history_lock is None:
+            self._history_lock = asyncio.Lock()
+        async with self._history_lock:
+            if self.history is None:
+                from chains.history import HistoryStore
+
+                store = HistoryStore.from_settings(self.settings)
+                await store.start()
+                self.history = store
+        return self.history
+
+    def search_backend(self) -> Any:
+        if self.retriever is None:
+            from chains.retrieval import get_retriever
+
+            self.retriever = get_retriever(self.settings)
+        return self.retriever
+
+    async def aclose(self) -> None:
+        if self.history is not None:
+            await self.history.close()
+            self.history = None

