@@ -19,7 +19,10 @@ from langserve import add_routes
 from api.errors import install_error_handlers
 from api.identity import ApiKeys, resolve_identity, server_config
 from api.limits import BodySizeLimit, batch_size_guard
+from api.middleware import ConcurrencyLimit, RequestLog, note_user
+from api.ratelimit import build_buckets, rate_limit_guard
 from api.schemas import RetrievedChunk, retrieve_input_model, stage_schemas
+from api.sessions import sessions_router
 from graph.build import build_graph
 from graph.options import STAGES
 from graph.resources import Resources
@@ -68,13 +71,22 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         description="Streaming chat over your own documents (LangServe + LangGraph).",
         lifespan=lifespan,
     )
+    # Starlette runs the last added outermost: log ← concurrency cap ← body size ← app.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    app.add_middleware(RequestLog)
+    app.state.resources = resources
     install_error_handlers(app)
 
     async def authenticate(request: Request) -> None:
         request.state.user = resolve_identity(request, keys)
+        note_user(request.state.user)
 
-    route_dependencies = [Depends(authenticate), Depends(batch_size_guard(settings.max_batch_size))]
+    route_dependencies = [
+        Depends(authenticate),
+        Depends(rate_limit_guard(build_buckets(settings))),
+        Depends(batch_size_guard(settings.max_batch_size)),
+    ]
 
     @app.get("/")
     async def hello() -> dict[str, str]:
@@ -93,6 +105,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             "auth": keys.enabled,
         }
 
+    async def history_ready() -> None:
+        await resources.check_history()
+
     schemas = stage_schemas(settings)
     for stage, options in STAGES.items():
         graph = build_graph(options, resources, name=stage)
@@ -106,7 +121,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             output_type=schemas[stage].output,
             enabled_endpoints=ENABLED_ENDPOINTS,
             per_req_config_modifier=server_config,
-            dependencies=route_dependencies,
+            dependencies=route_dependencies
+            + ([Depends(history_ready)] if options.stored else []),
         )
     add_routes(
         app,
@@ -118,4 +134,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         per_req_config_modifier=server_config,
         dependencies=route_dependencies,
     )
+    app.include_router(sessions_router(resources, route_dependencies[:2]))
     return app

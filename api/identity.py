@@ -101,3 +101,18 @@ def server_config(config: dict[str, Any], request: Request) -> dict[str, Any]:
     config = dict(config)
     config["configurable"] = {"user_id": getattr(request.state, "user", None)}
     return config
+
+
+def acting_user(request: Request, username: str | None) -> str:
+    """The user a REST call acts for: the key's user when auth is on, else `username`."""
+    from chains.history import validate_username
+
+    authenticated = getattr(request.state, "user", None)
+    if authenticated is not None:
+        return str(authenticated)
+    if username is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "username is required")
+    try:
+        return validate_username(username)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

@@ -21,7 +21,7 @@ def build_graph(
     nodes = ChatNodes(options, resources or Resources())
     builder = StateGraph(ChatState, input_schema=ChatInput, output_schema=ChatOutput)
     path: list[str] = []
-    if options.history:
+    if options.stored:
         builder.add_node("load_history", nodes.load_history)
         path.append("load_history")
     if options.retrieval:
@@ -32,7 +32,7 @@ def build_graph(
         path.append("retrieve")
     builder.add_node("generate", nodes.generate)
     path.append("generate")
-    if options.history:
+    if options.stored:
         builder.add_node("save", nodes.save)
         path.append("save")
     for start, end in zip([START, *path], [*path, END], strict=True):

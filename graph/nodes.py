@@ -80,14 +80,14 @@ class ChatNodes:
 
             inputs["context"] = format_docs(state.get("documents") or [])
         chain = (self.prompt | self.resources.chat_model()).with_config(run_name="generate_answer")
-        message_id = str(uuid.uuid4()) if self.options.history else None
+        message_id = str(uuid.uuid4()) if self.options.stored else None
         parts: list[str] = []
         try:
             async for chunk in chain.astream(inputs, config):
                 if isinstance(chunk.content, str):
                     parts.append(chunk.content)
         except BaseException:
-            if self.options.history and message_id:
+            if self.options.stored and message_id:
                 # Shielded: a client that left cancels us, but the exchange must be kept.
                 await asyncio.shield(
                     self._persist(state, config, "".join(parts), message_id, incomplete=True)

@@ -11,10 +11,16 @@ RetrievalMode = Literal["dense", "hybrid"]
 @dataclass(frozen=True)
 class GraphOptions:
     template: bool = True  # system prompt + ChatPromptTemplate; False = the raw question
-    history: bool = False  # load the conversation before, store the exchange after
+    history: bool = False  # the conversation goes into the prompt
+    persist: bool = True  # with history: load it from / store the exchange in the database;
+    # False = the caller passes `history` in the input (stateless, e.g. the OpenAI route)
     retrieval: RetrievalMode | None = None
     filters: bool = False  # accept a metadata filter
     tunable_mode: bool = False  # the request may pick dense / sparse / hybrid and alpha
+
+    @property
+    def stored(self) -> bool:
+        return self.history and self.persist
 
     @property
     def returns_sources(self) -> bool:

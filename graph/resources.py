@@ -46,6 +46,16 @@ class Resources:
                 self.history = store
         return self.history
 
+    async def check_history(self) -> None:
+        """Raise DatabaseUnavailable now, before a stream starts and its status is sent."""
+        from sqlalchemy import text
+
+        from chains.history_engine import database_errors
+
+        store = await self.history_store()
+        async with database_errors(store.engine.url), store.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
     def search_backend(self) -> Any:
         if self.retriever is None:
             from chains.retrieval import get_retriever

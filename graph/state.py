@@ -20,12 +20,12 @@ class ChatInput(TypedDict):
     k: NotRequired[int | None]
     mode: NotRequired[str | None]
     alpha: NotRequired[float | None]
+    history: NotRequired[list[BaseMessage]]  # stateless callers pass the conversation here
 
 
 class ChatState(ChatInput):
     """Everything the nodes read and write during one run."""
 
-    history: NotRequired[list[BaseMessage]]
     standalone_question: NotRequired[str]
     documents: NotRequired[list[Document]]
     answer: NotRequired[str]

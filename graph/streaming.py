@@ -17,6 +17,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.utils import AddableDict
 from langgraph.graph.state import CompiledStateGraph
 
+from api.middleware import count_tokens
 from graph.options import GraphOptions
 
 ANSWER_NODE = "generate"
@@ -44,7 +45,7 @@ def source_entries(documents: list[Document]) -> list[dict[str, Any]]:
 def token_stream(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
     """Text chunks for stages without history; `{"answer": ...}` chunks plus a closing
     `{"sources", "message_id", "session_id"}` chunk for the others."""
-    structured = options.history or options.returns_sources
+    structured = options.stored or options.returns_sources
 
     async def run_graph(payload: dict[str, Any], config: RunnableConfig) -> AsyncIterator[Any]:
         closing: dict[str, Any] = {}
@@ -60,6 +61,7 @@ def token_stream(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
                     continue  # e.g. the condense call: never part of the answer
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
+                    count_tokens()
                     yield AddableDict(answer=text) if structured else text
             else:
                 for update in item.values():

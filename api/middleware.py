@@ -1,0 +1,106 @@
+"""ASGI middleware: one structured log line per request, and a cap on requests in flight."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("ragchat.access")
+
+
+@dataclass
+class RequestStats:
+    """Filled in while a request runs; read when its response ends."""
+
+    user: str | None = None
+    tokens: int = 0
+
+
+current_request: contextvars.ContextVar[RequestStats | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
+
+
+def count_tokens(n: int = 1) -> None:
+    stats = current_request.get()
+    if stats is not None:
+        stats.tokens += n
+
+
+def note_user(user: str | None) -> None:
+    stats = current_request.get()
+    if stats is not None and user:
+        stats.user = user
+
+
+class RequestLog:
+    """route, user, status, latency, tokens: never bodies, headers or secrets."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        stats = RequestStats()
+        token = current_request.set(stats)
+        started = time.perf_counter()
+        status = 500
+
+        async def logging_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logging_send)
+        finally:
+            current_request.reset(token)
+            access_log.info(json.dumps({
+                "method": scope.get("method"),
+                "route": scope.get("path"),
+                "user": stats.user,
+                "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "tokens": stats.tokens,
+            }))
+
+
+class ConcurrencyLimit:
+    """Past `limit` requests in flight, answer 503 at once instead of queueing forever.
+
+    A flood then degrades to fast refusals; `/health` is always answered.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ("/health",)) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            body = json.dumps({"detail": f"server busy: {self.limit} requests in flight "
+                               "(MAX_CONCURRENT_REQUESTS); retry shortly",
+                               "status_code": 503}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"retry-after", b"1"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
