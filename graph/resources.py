@@ -63,6 +63,17 @@ class Resources:
             self.retriever = get_retriever(self.settings)
         return self.retriever
 
+    async def index_stats(self) -> dict[str, Any]:
+        """Chunk counts per metadata value, for filter pickers; IndexUnavailable if none."""
+        retriever = self.search_backend()
+        stats = await asyncio.to_thread(lambda: retriever.backend.stats())
+        # Only what a client needs: never the server's paths.
+        return {
+            "total_chunks": stats.get("chunks", 0),
+            "sources": stats.get("sources", 0),
+            "metadata": stats.get("metadata", {}),
+        }
+
     async def aclose(self) -> None:
         if self.history is not None:
             await self.history.close()
