@@ -18,7 +18,7 @@ from langserve import add_routes
 
 from api.errors import install_error_handlers
 from api.identity import ApiKeys, resolve_identity, server_config
-from api.limits import BodySizeLimit, batch_size_guard
+from api.limits import BodySizeLimit, langserve_body_guard
 from api.middleware import ConcurrencyLimit, RequestLog, note_user
 from api.ratelimit import build_buckets, rate_limit_guard
 from api.schemas import RetrievedChunk, retrieve_input_model, stage_schemas
@@ -36,7 +36,7 @@ log = logging.getLogger("ragchat.server")
 # vulnerable path, and no client of ours needs it.
 ENABLED_ENDPOINTS = (
     "invoke", "batch", "stream", "stream_events", "playground",
-    "input_schema", "output_schema", "config_schema", "config_hashes",
+    "input_schema", "output_schema", "config_schema",
 )
 
 
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     route_dependencies = [
         Depends(authenticate),
         Depends(rate_limit_guard(build_buckets(settings))),
-        Depends(batch_size_guard(settings.max_batch_size)),
+        Depends(langserve_body_guard(settings.max_batch_size)),
     ]
 
     @app.get("/")
@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     async def history_ready() -> None:
         await resources.check_history()
 
+    async def index_ready() -> None:
+        await resources.check_index()
+
     schemas = stage_schemas(settings)
     for stage, options in STAGES.items():
         graph = build_graph(options, resources, name=stage)
@@ -122,7 +125,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             enabled_endpoints=ENABLED_ENDPOINTS,
             per_req_config_modifier=server_config,
             dependencies=route_dependencies
-            + ([Depends(history_ready)] if options.stored else []),
+            + ([Depends(history_ready)] if options.stored else [])
+            + ([Depends(index_ready)] if options.retrieval else []),
         )
     add_routes(
         app,
@@ -132,7 +136,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         output_type=list[RetrievedChunk],
         enabled_endpoints=ENABLED_ENDPOINTS,
         per_req_config_modifier=server_config,
-        dependencies=route_dependencies,
+        dependencies=[*route_dependencies, Depends(index_ready)],
     )
     app.include_router(sessions_router(resources, route_dependencies[:2]))
     return app

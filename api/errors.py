@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from chains.llm import LLMTimeout, LLMUnavailable
@@ -83,3 +84,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for exc_type in _known_exception_types():
         app.add_exception_handler(exc_type, known_failure)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": readable_errors(exc)}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+
+
+def readable_errors(exc: Exception) -> list[dict[str, object]]:
+    """Location and message of each error, without echoing the input.
+
+    FastAPI's default handler echoes the offending value: a lone surrogate in it
+    cannot be encoded and turns a 422 into a 500, and a pasted secret would be
+    sent back into logs and proxies.
+    """
+    raw = exc.errors() if isinstance(exc, RequestValidationError) else []
+    errors = [e if isinstance(e, dict) else {"msg": str(e)} for e in raw]
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": str(error.get("msg", "invalid value")).encode("utf-8", "replace").decode(),
+            "type": error.get("type", "value_error"),
+        }
+        for error in errors
+    ]

@@ -66,21 +66,38 @@ class _TooLarge(Exception):
     pass
 
 
-def batch_size_guard(max_batch: int):  # type: ignore[no-untyped-def]
-    """A route dependency: LangServe's /batch takes any number of inputs."""
+def langserve_body_guard(max_batch: int):  # type: ignore[no-untyped-def]
+    """A route dependency: refuse what LangServe 0.3 turns into a 500.
+
+    Found by schemathesis: a body that is not UTF-8 JSON, `"config": null`,
+    `"inputs": null` and a non-object `kwargs` all raise inside LangServe's
+    handlers; and its /batch takes any number of inputs.
+    """
 
     async def check(request: Request) -> None:
-        if request.method != "POST" or not request.url.path.endswith("/batch"):
+        if request.method != "POST":
             return
         try:
-            payload = await request.json()
-        except ValueError:
-            return  # malformed JSON: LangServe's own validation answers 422
-        inputs = payload.get("inputs") if isinstance(payload, dict) else None
-        if isinstance(inputs, list) and len(inputs) > max_batch:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE,
-                f"batch of {len(inputs)} inputs; the limit is {max_batch} (MAX_BATCH_SIZE)",
-            )
+            payload = json.loads((await request.body()).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise HTTPException(422, "the body must be UTF-8 encoded JSON") from None
+        if not isinstance(payload, dict):
+            raise HTTPException(422, "the body must be a JSON object")
+        is_batch = request.url.path.endswith("/batch")
+        config = payload.get("config", {})
+        allowed_config = (dict, list) if is_batch else (dict,)
+        if not isinstance(config, allowed_config):
+            raise HTTPException(422, "config must be an object")
+        if not isinstance(payload.get("kwargs", {}), dict):
+            raise HTTPException(422, "kwargs must be an object")
+        if is_batch:
+            inputs = payload.get("inputs")
+            if not isinstance(inputs, list):
+                raise HTTPException(422, "inputs must be a list")
+            if len(inputs) > max_batch:
+                raise HTTPException(
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                    f"batch of {len(inputs)} inputs; the limit is {max_batch} (MAX_BATCH_SIZE)",
+                )
 
     return check

@@ -63,6 +63,11 @@ class Resources:
             self.retriever = get_retriever(self.settings)
         return self.retriever
 
+    async def check_index(self) -> None:
+        """Raise IndexUnavailable now, before a stream starts and its status is sent."""
+        retriever = self.search_backend()
+        await asyncio.to_thread(lambda: retriever.backend)
+
     async def index_stats(self) -> dict[str, Any]:
         """Chunk counts per metadata value, for filter pickers; IndexUnavailable if none."""
         retriever = self.search_backend()

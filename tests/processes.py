@@ -72,12 +72,12 @@ def running(
 
 
 @contextmanager
-def backend(tmp: Path, **env: str) -> Iterator[str]:
-    """uvicorn serving `server:create_app` on a free port; yields its base URL."""
+def backend(tmp: Path, app: str = "server:create_app", **env: str) -> Iterator[str]:
+    """uvicorn serving an app factory (default the real one) on a free port; yields its URL."""
     port = free_port()
     environment = {"DATA_DIR": str(tmp / "data"), "MAX_NEW_TOKENS": "24",
                    "RATE_LIMIT_PER_MINUTE": "0", **env}
-    argv = [sys.executable, "-m", "uvicorn", "server:create_app", "--factory",
+    argv = [sys.executable, "-m", "uvicorn", app, "--factory",
             "--host", "127.0.0.1", "--port", str(port)]
     with running(argv, f"http://127.0.0.1:{port}/health", environment, tmp / f"backend-{port}.log"):
         yield f"http://127.0.0.1:{port}"
