@@ -35,8 +35,14 @@ log = logging.getLogger("ragchat.server")
 # /stream_log is left out on purpose: GHSA-c67j-w6g6-q2cm named astream_log as a
 # vulnerable path, and no client of ours needs it.
 ENABLED_ENDPOINTS = (
-    "invoke", "batch", "stream", "stream_events", "playground",
-    "input_schema", "output_schema", "config_schema",
+    "invoke",
+    "batch",
+    "stream",
+    "stream_events",
+    "playground",
+    "input_schema",
+    "output_schema",
+    "config_schema",
 )
 
 
@@ -54,8 +60,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        log.info("auth is %s", "on (API keys)" if keys.enabled else "off: the body's username "
-                 "identifies the user; set API_KEYS to require keys")
+        log.info(
+            "auth is %s",
+            "on (API keys)"
+            if keys.enabled
+            else "off: the body's username identifies the user; set API_KEYS to require keys",
+        )
         try:
             await asyncio.to_thread(resources.chat_model)
             llm_state["loaded"] = True

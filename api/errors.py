@@ -62,8 +62,13 @@ def _known_exception_types() -> list[type[BaseException]]:
     from chains.retrieval import IndexUnavailable
 
     types: list[type[BaseException]] = [
-        HistoryError, IndexUnavailable, LLMUnavailable, LLMTimeout, MissingIdentity,
-        httpx.TransportError, ConnectionError,
+        HistoryError,
+        IndexUnavailable,
+        LLMUnavailable,
+        LLMTimeout,
+        MissingIdentity,
+        httpx.TransportError,
+        ConnectionError,
     ]
     try:
         from huggingface_hub.errors import HfHubHTTPError

@@ -53,12 +53,21 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {"detail": f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)",
-             "status_code": 413}
+            {
+                "detail": f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)",
+                "status_code": 413,
+            }
         ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -63,14 +63,18 @@ class RequestLog:
             await self.app(scope, receive, logging_send)
         finally:
             current_request.reset(token)
-            access_log.info(json.dumps({
-                "method": scope.get("method"),
-                "route": scope.get("path"),
-                "user": stats.user,
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-                "tokens": stats.tokens,
-            }))
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": scope.get("method"),
+                        "route": scope.get("path"),
+                        "user": stats.user,
+                        "status": status,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "tokens": stats.tokens,
+                    }
+                )
+            )
 
 
 class ConcurrencyLimit:
@@ -90,13 +94,24 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            body = json.dumps({"detail": f"server busy: {self.limit} requests in flight "
-                               "(MAX_CONCURRENT_REQUESTS); retry shortly",
-                               "status_code": 503}).encode()
-            await send({"type": "http.response.start", "status": 503,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"retry-after", b"1"),
-                                    (b"content-length", str(len(body)).encode())]})
+            body = json.dumps(
+                {
+                    "detail": f"server busy: {self.limit} requests in flight "
+                    "(MAX_CONCURRENT_REQUESTS); retry shortly",
+                    "status_code": 503,
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"retry-after", b"1"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         self.in_flight += 1

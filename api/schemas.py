@@ -87,31 +87,47 @@ def _validators(settings: Settings) -> dict[str, Any]:
 
 def _input_model(name: str, options: GraphOptions, settings: Settings) -> type[BaseModel]:
     fields: dict[str, Any] = {
-        "question": (StrictStr, Field(..., description="The user's message",
-                                      max_length=settings.max_question_chars)),
+        "question": (
+            StrictStr,
+            Field(..., description="The user's message", max_length=settings.max_question_chars),
+        ),
     }
     if options.history:
         auth_on = settings.auth_enabled
         fields["username"] = (
             StrictStr | None,
-            Field(None if auth_on else ..., max_length=64,
-                  description="Who is asking (ignored when API keys are on: the key decides)"),
+            Field(
+                None if auth_on else ...,
+                max_length=64,
+                description="Who is asking (ignored when API keys are on: the key decides)",
+            ),
         )
-        fields["session_id"] = (StrictStr | None, Field(None, max_length=64,
-                                                          description="Default: 'default'"))
-        fields["request_id"] = (StrictStr | None, Field(
-            None, max_length=64, description="Retries with the same id are stored once"))
+        fields["session_id"] = (
+            StrictStr | None,
+            Field(None, max_length=64, description="Default: 'default'"),
+        )
+        fields["request_id"] = (
+            StrictStr | None,
+            Field(None, max_length=64, description="Retries with the same id are stored once"),
+        )
     if options.retrieval:
         fields["k"] = (int | None, Field(None, ge=1, le=settings.max_k))
     if options.filters:
-        fields["filter"] = (dict[str, Any] | None, Field(
-            None, description="Pinecone-style metadata filter, e.g. {'year': {'$gte': 2024}}"))
+        fields["filter"] = (
+            dict[str, Any] | None,
+            Field(
+                None, description="Pinecone-style metadata filter, e.g. {'year': {'$gte': 2024}}"
+            ),
+        )
     if options.tunable_mode:
         fields["mode"] = (SearchMode | None, Field(None, description="Default: hybrid"))
-        fields["alpha"] = (float | None, Field(None, ge=0.0, le=1.0,
-                                               description="Dense weight in hybrid mode"))
+        fields["alpha"] = (
+            float | None,
+            Field(None, ge=0.0, le=1.0, description="Dense weight in hybrid mode"),
+        )
     validators = {
-        key: value for key, value in _validators(settings).items()
+        key: value
+        for key, value in _validators(settings).items()
         if key.removeprefix("check_") in fields or (key == "check_filter" and "filter" in fields)
     }
     return create_model(  # type: ignore[call-overload,no-any-return]

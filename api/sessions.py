@@ -31,8 +31,7 @@ class Feedback(BaseModel):
     @field_validator("comment")
     @classmethod
     def _clean_comment(cls, value: str | None) -> str | None:
-        return None if value is None else check_clean_text(value, field="comment",
-                                                           max_chars=2000)
+        return None if value is None else check_clean_text(value, field="comment", max_chars=2000)
 
 
 def _checked_session_id(session_id: str) -> str:
@@ -54,8 +53,9 @@ def sessions_router(resources: Resources, dependencies: list[Any]) -> APIRouter:
     router = APIRouter(dependencies=dependencies, tags=["sessions"])
 
     @router.get("/sessions", response_model=list[SessionInfo])
-    async def list_sessions(request: Request, history: Store,
-                            username: UsernameParam = None) -> list[SessionInfo]:
+    async def list_sessions(
+        request: Request, history: Store, username: UsernameParam = None
+    ) -> list[SessionInfo]:
         return await history.list_sessions(acting_user(request, username))
 
     @router.post("/sessions", response_model=SessionInfo, status_code=201)
@@ -64,23 +64,27 @@ def sessions_router(resources: Resources, dependencies: list[Any]) -> APIRouter:
         return await history.create_session(acting_user(request, body.username), session_id)
 
     @router.get("/sessions/{session_id}/messages", response_model=list[StoredMessage])
-    async def read_session(request: Request, session_id: str, history: Store,
-                           username: UsernameParam = None) -> list[StoredMessage]:
+    async def read_session(
+        request: Request, session_id: str, history: Store, username: UsernameParam = None
+    ) -> list[StoredMessage]:
         return await history.get_messages(
             acting_user(request, username), _checked_session_id(session_id)
         )
 
     @router.delete("/sessions/{session_id}", status_code=204)
-    async def delete_session(request: Request, session_id: str, history: Store,
-                             username: UsernameParam = None) -> Response:
-        await history.delete_session(acting_user(request, username),
-                                     _checked_session_id(session_id))
+    async def delete_session(
+        request: Request, session_id: str, history: Store, username: UsernameParam = None
+    ) -> Response:
+        await history.delete_session(
+            acting_user(request, username), _checked_session_id(session_id)
+        )
         return Response(status_code=204)
 
     @router.post("/feedback")
     async def feedback(request: Request, body: Feedback, history: Store) -> dict[str, bool]:
-        await history.set_feedback(acting_user(request, body.username), body.message_id,
-                                   body.score, body.comment)
+        await history.set_feedback(
+            acting_user(request, body.username), body.message_id, body.score, body.comment
+        )
         return {"ok": True}
 
     @router.get("/index/stats", tags=["index"])

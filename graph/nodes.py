@@ -52,8 +52,9 @@ class ChatNodes:
         chain = (prompts.CONDENSE_PROMPT | llm | StrOutputParser()).with_config(
             run_name="condense_question", tags=["condense"]
         )
-        rewritten = (await chain.ainvoke({"history": history, "question": state["question"]},
-                                         config)).strip()
+        rewritten = (
+            await chain.ainvoke({"history": history, "question": state["question"]}, config)
+        ).strip()
         return {"standalone_question": rewritten or state["question"]}
 
     async def retrieve(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
@@ -102,7 +103,12 @@ class ChatNodes:
         return {}
 
     async def _persist(
-        self, state: ChatState, config: RunnableConfig, answer: str, message_id: str, *,
+        self,
+        state: ChatState,
+        config: RunnableConfig,
+        answer: str,
+        message_id: str,
+        *,
         incomplete: bool,
     ) -> None:
         ctx = RequestContext.from_run(state, config)

@@ -24,9 +24,7 @@ def retrieve_runnable(resources: Resources) -> Runnable:
         for doc in documents:
             metadata = dict(doc.metadata)
             score = metadata.pop("score", 0.0)
-            results.append(
-                {"page_content": doc.page_content, "metadata": metadata, "score": score}
-            )
+            results.append({"page_content": doc.page_content, "metadata": metadata, "score": score})
         return results
 
     return RunnableLambda(retrieve, name="retrieve")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import (
+    Any,
+    NotRequired,  # pydantic refuses typing.TypedDict on 3.11
+)
 
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
-from typing_extensions import NotRequired, TypedDict  # pydantic refuses typing.TypedDict on 3.11
+from typing_extensions import TypedDict
 
 
 class ChatInput(TypedDict):

@@ -54,12 +54,19 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 @contextmanager
 def running(
-    argv: list[str], health_url: str, env: dict[str, str] | None = None, log: Path | None = None,
+    argv: list[str],
+    health_url: str,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
     timeout: float = 90.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        argv, cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+        argv,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -75,10 +82,23 @@ def running(
 def backend(tmp: Path, app: str = "server:create_app", **env: str) -> Iterator[str]:
     """uvicorn serving an app factory (default the real one) on a free port; yields its URL."""
     port = free_port()
-    environment = {"DATA_DIR": str(tmp / "data"), "MAX_NEW_TOKENS": "24",
-                   "RATE_LIMIT_PER_MINUTE": "0", **env}
-    argv = [sys.executable, "-m", "uvicorn", app, "--factory",
-            "--host", "127.0.0.1", "--port", str(port)]
+    environment = {
+        "DATA_DIR": str(tmp / "data"),
+        "MAX_NEW_TOKENS": "24",
+        "RATE_LIMIT_PER_MINUTE": "0",
+        **env,
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with running(argv, f"http://127.0.0.1:{port}/health", environment, tmp / f"backend-{port}.log"):
         yield f"http://127.0.0.1:{port}"
 
@@ -87,7 +107,20 @@ def backend(tmp: Path, app: str = "server:create_app", **env: str) -> Iterator[s
 def llama_server(tmp: Path, gguf: str) -> Iterator[str]:
     """`python -m llama_cpp.server` with the bundled model: the LLM server of production."""
     port = free_port()
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", "2048", "--verbose", "false"]
+    argv = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        gguf,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--verbose",
+        "false",
+    ]
     with running(argv, f"http://127.0.0.1:{port}/v1/models", None, tmp / f"llama-{port}.log"):
         yield f"http://127.0.0.1:{port}"

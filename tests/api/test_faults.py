@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from graph.resources import Resources
@@ -17,7 +16,9 @@ def test_database_down_is_a_503_and_other_routes_keep_working(settings: Settings
     down = settings.model_copy(update={"database_url": CLOSED_PORT_DB})
     app = create_app(down, Resources(settings=down, llm=fake_chat_model()))
     with TestClient(app) as client:
-        response = client.post("/history/invoke", json={"input": {"question": "q", "username": "u"}})
+        response = client.post(
+            "/history/invoke", json={"input": {"question": "q", "username": "u"}}
+        )
         assert response.status_code == 503, response.text
         assert "history" in response.text and "s3cret-pw" not in response.text
         stream = client.post("/history/stream", json={"input": {"question": "q", "username": "u"}})
@@ -29,9 +30,14 @@ def test_database_down_is_a_503_and_other_routes_keep_working(settings: Settings
 def test_llm_endpoint_down_names_the_provider_without_secrets(settings: Settings) -> None:
     from pydantic import SecretStr
 
-    endpoint = settings.model_copy(update={
-        "llm_provider": "endpoint", "llm_endpoint_url": "http://127.0.0.1:1",
-        "hf_token": SecretStr("hf_supersecret"), "llm_timeout_seconds": 5.0})
+    endpoint = settings.model_copy(
+        update={
+            "llm_provider": "endpoint",
+            "llm_endpoint_url": "http://127.0.0.1:1",
+            "hf_token": SecretStr("hf_supersecret"),
+            "llm_timeout_seconds": 5.0,
+        }
+    )
     with TestClient(create_app(endpoint)) as client:
         response = client.post("/simple/invoke", json={"input": {"question": "q"}})
         assert response.status_code in (502, 503), response.text

@@ -36,8 +36,10 @@ def prompt_of(client: TestClient, payload: dict[str, Any], **extra: Any) -> str:
 
 
 def test_second_turn_prompt_contains_the_first_turn(client: TestClient) -> None:
-    first = client.post("/history/invoke", json={"input": {
-        "question": "My name is Ada and I like owls.", "username": "ada"}})
+    first = client.post(
+        "/history/invoke",
+        json={"input": {"question": "My name is Ada and I like owls.", "username": "ada"}},
+    )
     assert first.status_code == 200, first.text
     output = first.json()["output"]
     assert output["answer"] == FAKE_ANSWER and output["message_id"]
@@ -56,28 +58,44 @@ def test_stream_yields_answer_chunks_then_the_message_id(client: TestClient) -> 
 
 def test_users_with_the_same_session_id_never_see_each_other(client: TestClient) -> None:
     for user, secret in [("alice", "alice-secret-42"), ("bob", "bob-secret-77")]:
-        response = client.post("/history/invoke", json={"input": {
-            "question": f"remember {secret}", "username": user, "session_id": "shared"}})
+        response = client.post(
+            "/history/invoke",
+            json={
+                "input": {
+                    "question": f"remember {secret}",
+                    "username": user,
+                    "session_id": "shared",
+                }
+            },
+        )
         assert response.status_code == 200
     bob_prompt = prompt_of(client, {"question": "what?", "username": "bob", "session_id": "shared"})
     assert "bob-secret-77" in bob_prompt and "alice-secret-42" not in bob_prompt
     alice_msgs = client.get("/sessions/shared/messages", params={"username": "alice"}).json()
-    assert "alice-secret-42" in json.dumps(alice_msgs) and "bob-secret" not in json.dumps(alice_msgs)
+    assert "alice-secret-42" in json.dumps(alice_msgs) and "bob-secret" not in json.dumps(
+        alice_msgs
+    )
 
 
 def test_client_sent_user_id_in_config_is_ignored(client: TestClient) -> None:
     client.post("/history/invoke", json={"input": {"question": "victim-secret", "username": "v"}})
-    prompt = prompt_of(client, {"question": "leak?", "username": "mallory"},
-                       config={"configurable": {"user_id": "v"}})
+    prompt = prompt_of(
+        client,
+        {"question": "leak?", "username": "mallory"},
+        config={"configurable": {"user_id": "v"}},
+    )
     assert "victim-secret" not in prompt
 
 
 def test_sessions_list_read_delete(client: TestClient) -> None:
-    client.post("/history/invoke", json={"input": {
-        "question": "First question here", "username": "cy", "session_id": "s1"}})
+    client.post(
+        "/history/invoke",
+        json={"input": {"question": "First question here", "username": "cy", "session_id": "s1"}},
+    )
     sessions = client.get("/sessions", params={"username": "cy"}).json()
     assert [(s["id"], s["title"], s["message_count"]) for s in sessions] == [
-        ("s1", "First question here", 2)]
+        ("s1", "First question here", 2)
+    ]
     messages = client.get("/sessions/s1/messages", params={"username": "cy"}).json()
     assert [m["role"] for m in messages] == ["human", "ai"]
     assert client.get("/sessions/s1/messages", params={"username": "zed"}).status_code == 404
@@ -90,20 +108,25 @@ def test_sessions_list_read_delete(client: TestClient) -> None:
 def test_feedback_is_stored_and_read_back(client: TestClient) -> None:
     output = client.post("/history/invoke", json={"input": {"question": "q", "username": "fi"}})
     message_id = output.json()["output"]["message_id"]
-    response = client.post("/feedback", json={
-        "username": "fi", "message_id": message_id, "score": 1, "comment": "good"})
+    response = client.post(
+        "/feedback",
+        json={"username": "fi", "message_id": message_id, "score": 1, "comment": "good"},
+    )
     assert response.status_code == 200, response.text
     client.post("/feedback", json={"username": "fi", "message_id": message_id, "score": -1})
     answer = client.get("/sessions/default/messages", params={"username": "fi"}).json()[1]
     assert (answer["id"], answer["feedback_score"]) == (message_id, -1)
-    stolen = client.post("/feedback", json={"username": "other", "message_id": message_id,
-                                            "score": 1})
+    stolen = client.post(
+        "/feedback", json={"username": "other", "message_id": message_id, "score": 1}
+    )
     assert stolen.status_code == 404
 
 
 @pytest.mark.parametrize("username", ["", "x" * 65, "bad\x07name", " padded"])
 def test_malformed_usernames_get_a_422(client: TestClient, username: str) -> None:
-    response = client.post("/history/invoke", json={"input": {"question": "q", "username": username}})
+    response = client.post(
+        "/history/invoke", json={"input": {"question": "q", "username": username}}
+    )
     assert response.status_code == 422
     assert client.get("/sessions", params={"username": username}).status_code == 422
 
@@ -120,7 +143,9 @@ def test_failure_mid_stream_keeps_question_and_partial_answer(settings: Settings
     broken = BreaksMidStream(messages=itertools.cycle([AIMessage(content="one two three four")]))
     app = create_app(settings, Resources(settings=settings, llm=broken))
     with TestClient(app, raise_server_exceptions=False) as client:
-        response = client.post("/history/stream", json={"input": {"question": "q", "username": "e"}})
+        response = client.post(
+            "/history/stream", json={"input": {"question": "q", "username": "e"}}
+        )
         assert sse_events(response.text)[-1]["event"] == "error"
         messages = client.get("/sessions/default/messages", params={"username": "e"}).json()
     assert [m["role"] for m in messages] == ["human", "ai"]

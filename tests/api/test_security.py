@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from graph.resources import Resources
 from server import create_app
 from settings import Settings
-from tests.conftest import fake_chat_model, sse_events
+from tests.conftest import FakeRetriever, fake_chat_model, sse_events
 
 ALICE = {"Authorization": "Bearer key-alice-123"}
 BOB = {"Authorization": "Bearer key-bob-456"}
@@ -21,16 +21,24 @@ BOB = {"Authorization": "Bearer key-bob-456"}
 
 @pytest.fixture
 def secured(settings: Settings) -> Iterator[TestClient]:
-    keyed = settings.model_copy(update={"api_keys": SecretStr("alice:key-alice-123,bob:key-bob-456")})
+    keyed = settings.model_copy(
+        update={"api_keys": SecretStr("alice:key-alice-123,bob:key-bob-456")}
+    )
     with TestClient(create_app(keyed, Resources(settings=keyed, llm=fake_chat_model()))) as client:
         yield client
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"},
-                                     {"Authorization": "Basic a2V5LWFsaWNlLTEyMw=="}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic a2V5LWFsaWNlLTEyMw=="}],
+)
 def test_missing_or_invalid_keys_are_401(secured: TestClient, headers: dict[str, str]) -> None:
-    for method, path in [("post", "/simple/invoke"), ("get", "/sessions"),
-                         ("get", "/simple/input_schema"), ("get", "/chat/playground/")]:
+    for method, path in [
+        ("post", "/simple/invoke"),
+        ("get", "/sessions"),
+        ("get", "/simple/input_schema"),
+        ("get", "/chat/playground/"),
+    ]:
         kwargs = {"json": {"input": {"question": "q"}}} if method == "post" else {}
         response = getattr(secured, method)(path, headers=headers, **kwargs)
         assert response.status_code == 401, (path, response.text)
@@ -43,12 +51,18 @@ def test_open_routes_need_no_key(secured: TestClient) -> None:
 
 
 def test_the_key_decides_the_user_not_the_body(secured: TestClient) -> None:
-    secured.post("/history/invoke", headers=ALICE,
-                 json={"input": {"question": "alice-private-note"}})
+    secured.post(
+        "/history/invoke", headers=ALICE, json={"input": {"question": "alice-private-note"}}
+    )
     # Bob claims to be alice in the body and in config: he still gets his own history.
-    response = secured.post("/history/stream_events", headers=BOB, json={
-        "input": {"question": "what did I say?", "username": "alice"},
-        "config": {"configurable": {"user_id": "alice"}}})
+    response = secured.post(
+        "/history/stream_events",
+        headers=BOB,
+        json={
+            "input": {"question": "what did I say?", "username": "alice"},
+            "config": {"configurable": {"user_id": "alice"}},
+        },
+    )
     assert response.status_code == 200
     events = [json.loads(e["data"]) for e in sse_events(response.text) if e.get("event") == "data"]
     assert "alice-private-note" not in json.dumps(events)
@@ -63,8 +77,11 @@ def test_key_file_works_and_is_not_echoed(tmp_path: Path, settings: Settings) ->
     keys.write_text("# users\ncarol:carol-key-789\n")
     keyed = settings.model_copy(update={"api_keys_file": keys})
     with TestClient(create_app(keyed, Resources(settings=keyed, llm=fake_chat_model()))) as client:
-        ok = client.post("/simple/invoke", headers={"Authorization": "Bearer carol-key-789"},
-                         json={"input": {"question": "q"}})
+        ok = client.post(
+            "/simple/invoke",
+            headers={"Authorization": "Bearer carol-key-789"},
+            json={"input": {"question": "q"}},
+        )
         assert ok.status_code == 200
     keys.write_text("carol-without-colon-secret\n")
     with pytest.raises(Exception) as failure:
@@ -75,8 +92,10 @@ def test_key_file_works_and_is_not_echoed(tmp_path: Path, settings: Settings) ->
 def test_rate_limit_answers_429_with_retry_after(settings: Settings) -> None:
     limited = settings.model_copy(update={"rate_limit_per_minute": 3})
     with TestClient(create_app(limited, Resources(settings=limited, llm=fake_chat_model()))) as c:
-        codes = [c.post("/history/invoke", json={"input": {"question": "q", "username": "rl"}})
-                 for _ in range(5)]
+        codes = [
+            c.post("/history/invoke", json={"input": {"question": "q", "username": "rl"}})
+            for _ in range(5)
+        ]
         assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
         assert int(codes[-1].headers["retry-after"]) >= 1
         other = c.post("/history/invoke", json={"input": {"question": "q", "username": "other"}})
@@ -87,14 +106,18 @@ def test_rate_limit_answers_429_with_retry_after(settings: Settings) -> None:
 def test_control_characters_and_surrogates_are_422(settings: Settings, text: str) -> None:
     with TestClient(create_app(settings, Resources(settings=settings, llm=fake_chat_model()))) as c:
         body = json.dumps({"input": {"question": text, "username": "u"}})
-        response = c.post("/history/invoke", content=body,
-                          headers={"content-type": "application/json"})
+        response = c.post(
+            "/history/invoke", content=body, headers={"content-type": "application/json"}
+        )
         assert response.status_code == 422, response.text
 
 
 def test_k_over_the_limit_is_422(settings: Settings) -> None:
-    with TestClient(create_app(settings, Resources(settings=settings, llm=fake_chat_model()))) as c:
-        response = c.post("/rag/invoke", json={"input": {
-            "question": "q", "username": "u", "k": settings.max_k + 1}})
+    resources = Resources(settings=settings, llm=fake_chat_model(), retriever=FakeRetriever())
+    with TestClient(create_app(settings, resources)) as c:
+        response = c.post(
+            "/rag/invoke",
+            json={"input": {"question": "q", "username": "u", "k": settings.max_k + 1}},
+        )
         assert response.status_code == 422
         assert str(settings.max_k) in response.text

@@ -44,9 +44,7 @@ def test_invoke_returns_the_answer_text(client: TestClient, stage: str) -> None:
 
 
 def test_batch_returns_one_output_per_input(client: TestClient) -> None:
-    response = client.post(
-        "/simple/batch", json={"inputs": [{"question": "a"}, {"question": "b"}]}
-    )
+    response = client.post("/simple/batch", json={"inputs": [{"question": "a"}, {"question": "b"}]})
     assert response.status_code == 200, response.text
     assert response.json()["output"] == [FAKE_ANSWER, FAKE_ANSWER]
 
@@ -144,8 +142,11 @@ class BreaksMidStream(FakeChatModel):
     """Fake model that fails after two tokens: a generation failure mid-stream."""
 
     def _stream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         for index, chunk in enumerate(super()._stream(messages, stop, run_manager, **kwargs)):
             if index == 2:

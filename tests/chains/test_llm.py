@@ -43,7 +43,9 @@ async def test_a_consumer_that_leaves_stops_generation_within_a_token(
     stream = model.astream("Write a long story about a lighthouse keeper.")
     received = [await anext(stream) for _ in range(3)]
     await stream.aclose()
-    await asyncio.get_running_loop().run_in_executor(None, model._worker.submit(lambda: None).result)
+    await asyncio.get_running_loop().run_in_executor(
+        None, model._worker.submit(lambda: None).result
+    )
     assert len(received) == 3
     assert produced[0] <= len(received) + 1, produced[0]
 
@@ -65,11 +67,9 @@ def test_sync_stream_yields_several_chunks(model: SerializedChatLlamaCpp) -> Non
 
 def test_a_missing_gguf_is_a_clear_error(tmp_path: Any) -> None:
     with pytest.raises(LLMUnavailable, match="local"):
-        get_chat_model(Settings(llm_model=str(tmp_path / "missing.gguf"),
-                                _env_file=None))  # type: ignore[call-arg]
+        get_chat_model(Settings(llm_model=str(tmp_path / "missing.gguf"), _env_file=None))  # type: ignore[call-arg]
 
 
 def test_huggingface_without_a_token_is_a_clear_error() -> None:
     with pytest.raises(LLMUnavailable, match="HF_TOKEN"):
-        get_chat_model(Settings(llm_provider="huggingface", hf_token=None,
-                                _env_file=None))  # type: ignore[call-arg]
+        get_chat_model(Settings(llm_provider="huggingface", hf_token=None, _env_file=None))  # type: ignore[call-arg]

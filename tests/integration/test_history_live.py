@@ -22,9 +22,10 @@ async def prompt_and_answer(url: str, payload: dict) -> tuple[str, str]:
     async for event in runnable.astream_events(payload, version="v2"):
         if event["event"] == "on_chat_model_start":
             prompt = str(event["data"]["input"])
-        elif event["event"] == "on_chat_model_stream" and event["metadata"].get(
-            "langgraph_node"
-        ) == "generate":
+        elif (
+            event["event"] == "on_chat_model_stream"
+            and event["metadata"].get("langgraph_node") == "generate"
+        ):
             answer += event["data"]["chunk"].content
     return prompt, answer
 
@@ -32,23 +33,27 @@ async def prompt_and_answer(url: str, payload: dict) -> tuple[str, str]:
 def two_turns_then_restart(tmp_path: Path, **env: str) -> None:
     first_q = "My favourite animal is the axolotl."
     with backend(tmp_path, **env) as url:
-        _, first_answer = asyncio.run(prompt_and_answer(url, {"question": first_q,
-                                                               "username": "ada"}))
+        _, first_answer = asyncio.run(
+            prompt_and_answer(url, {"question": first_q, "username": "ada"})
+        )
         assert first_answer.strip()
-        prompt, _ = asyncio.run(prompt_and_answer(url, {"question": "Which animal do I like?",
-                                                        "username": "ada"}))
+        prompt, _ = asyncio.run(
+            prompt_and_answer(url, {"question": "Which animal do I like?", "username": "ada"})
+        )
         # The second prompt provably holds the first turn: question and the stored answer.
         assert first_q in prompt
         assert first_answer.strip()[:20] in prompt
         other, _ = asyncio.run(prompt_and_answer(url, {"question": "Hello?", "username": "bob"}))
         assert "axolotl" not in other
     with backend(tmp_path, **env) as url:  # a new process on the same database
-        messages = httpx.get(f"{url}/sessions/default/messages", params={"username": "ada"},
-                             timeout=10).json()
+        messages = httpx.get(
+            f"{url}/sessions/default/messages", params={"username": "ada"}, timeout=10
+        ).json()
         assert [m["role"] for m in messages] == ["human", "ai", "human", "ai"]
         assert messages[0]["content"] == first_q
         answer = RemoteRunnable(f"{url}/history", timeout=60).invoke(
-            {"question": "And again?", "username": "ada"})
+            {"question": "And again?", "username": "ada"}
+        )
         assert answer["answer"] and answer["message_id"]
 
 

