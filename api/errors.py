@@ -21,7 +21,9 @@ def _status_for(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, SessionNotFound | MessageNotFound):
         return 404, str(exc)
     if isinstance(exc, DatabaseUnavailable):
-        return 503, f"chat history is unavailable: {exc}"
+        # The detail (host, driver reason) goes to the log, not to clients.
+        log.error("history database unavailable: %s", exc)
+        return 503, "the chat history database is unavailable; try again shortly"
     if isinstance(exc, LLMUnavailable):
         return 503, f"the LLM is unavailable ({exc})"
     if isinstance(exc, LLMTimeout):

@@ -32,7 +32,11 @@ class Resources:
         return self.llm
 
     async def history_store(self) -> HistoryStore:
-        """The started history store; started on first use outside the server too."""
+        """The history store, started on first use (outside the server too).
+
+        A store whose database was down at start is kept: it creates its schema on
+        the first call that reaches the database, so the server recovers by itself.
+        """
         if self.history is not None:
             return self.history
         if self._history_lock is None:
@@ -42,19 +46,14 @@ class Resources:
                 from chains.history import HistoryStore
 
                 store = HistoryStore.from_settings(self.settings)
-                await store.start()
                 self.history = store
+                await store.start()
         return self.history
 
     async def check_history(self) -> None:
         """Raise DatabaseUnavailable now, before a stream starts and its status is sent."""
-        from sqlalchemy import text
-
-        from chains.history_engine import database_errors
-
         store = await self.history_store()
-        async with database_errors(store.engine.url), store.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await store.ping()
 
     def search_backend(self) -> Any:
         if self.retriever is None:

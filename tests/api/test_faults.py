@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from graph.resources import Resources
 from server import create_app
 from settings import Settings
 from tests.conftest import fake_chat_model
+from tests.pg import (
+    create_database,
+    drop_database,
+    fresh_database_name,
+    require_postgres,
+    with_database,
+)
 
 CLOSED_PORT_DB = "postgresql+psycopg://postgres:s3cret-pw@127.0.0.1:1/nothing"
 
@@ -43,3 +51,21 @@ def test_llm_endpoint_down_names_the_provider_without_secrets(settings: Settings
         assert response.status_code in (502, 503), response.text
         assert "endpoint" in response.text and "hf_supersecret" not in response.text
         assert client.get("/health").status_code == 200
+
+
+@pytest.mark.postgres
+def test_history_recovers_when_the_database_comes_back(settings: Settings) -> None:
+    server_url = require_postgres()
+    name = fresh_database_name()
+    pending = settings.model_copy(update={"database_url": with_database(server_url, name)})
+    app = create_app(pending, Resources(settings=pending, llm=fake_chat_model()))
+    payload = {"input": {"question": "q", "username": "u"}}
+    with TestClient(app) as client:
+        assert client.post("/history/invoke", json=payload).status_code == 503
+        create_database(server_url, name)  # the database "comes back"
+        try:
+            assert client.post("/history/invoke", json=payload).status_code == 200
+            messages = client.get("/sessions/default/messages", params={"username": "u"})
+            assert [m["role"] for m in messages.json()] == ["human", "ai"]
+        finally:
+            drop_database(server_url, name)
