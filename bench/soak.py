@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"| server errors | {len(tally.server_errors)} | target 0 |")
     print(
-        f"| RSS | {baseline / 1024:.0f} → {final / 1024:.0f} MiB ({growth:+.1f} %) | target < 10 % |"
+        f"| RSS | {baseline / 1024:.0f} → {final / 1024:.0f} MiB ({growth:+.1f} %) "
+        "| target < 10 % |"
     )
     print(f"| history | {len(problems)} exchanges missing or duplicated | target 0 |")
     print(f"| verdict | {'PASS' if ok else 'MISS'} |")

@@ -41,6 +41,7 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
                 "all",
                 "--no-color",
             ],
+            cwd=tmp_path,  # schemathesis writes a .schemathesis/ folder where it runs
             capture_output=True,
             text=True,
             timeout=600,
