@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
+from typing import NoReturn
 
 from settings import get_settings
 
@@ -15,7 +18,9 @@ def _serve(args: argparse.Namespace) -> int:
     from server import create_app
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
@@ -26,6 +31,121 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- run / stack / frontend / stop: several processes, supervised by stack.py ---------
+
+
+def _pid_file() -> Path:
+    from stack import PID_FILE_NAME
+
+    return get_settings().data_dir.resolve() / PID_FILE_NAME
+
+
+def _supervise(children: list, seed: bool) -> int:
+    """Seed the samples if the index is empty, start `children` in order, watch them."""
+    import stack
+    import stack_plan as plan
+
+    settings = get_settings()
+    try:
+        with stack.Supervisor(_pid_file()) as supervisor:
+            command = plan.seed_samples_command(settings.index_dir.resolve())
+            # In the repo folder, so sources read `samples/...`; DATA_DIR made absolute for it.
+            env = {"DATA_DIR": str(settings.data_dir.resolve())}
+            step = "ingest samples (first run: 1-2 min)"
+            seeding = seed and settings.vector_backend == "local" and command
+            if seeding and supervisor.run_step(step, command, env, cwd=plan.REPO) != 0:
+                stack.log("ingesting the samples failed; starting without them")
+            for child in children:
+                supervisor.start(child)
+            lines = "\n".join(plan.url_lines(children))
+            print(f"ragchat is running:\n{lines}\nCtrl-C (or `ragchat stop`) stops it.", flush=True)
+            return supervisor.watch()
+    except stack.StackError as exc:
+        stack.log(str(exc))
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    import stack_plan as plan
+
+    settings = get_settings()
+    host = args.host or settings.host
+    backend = plan.backend(host, args.port or settings.port)
+    ui = plan.frontend(host, args.frontend_port or settings.frontend_port, backend.url)
+    return _supervise([backend, ui], seed=not args.no_samples)
+
+
+def _stack(args: argparse.Namespace) -> int:
+    import stack_plan as plan
+    from settings import bundled_gguf_path
+    from stack import log
+
+    settings = get_settings()
+    gguf = Path(settings.llm_model) if settings.llm_model else bundled_gguf_path()
+    if gguf is None or not gguf.is_file():
+        log(f"no GGUF model for the LLM server (LLM_MODEL={settings.llm_model!r})")
+        return 2
+    llm_port = args.llm_port or settings.llm_server_port or plan.free_port()
+    llm = plan.llm_server(gguf, llm_port, settings.llm_context_tokens, settings.llm_threads)
+    host = args.host or settings.host
+    backend = plan.backend(host, args.port or settings.port, plan.endpoint_env(llm.url))
+    ui = plan.frontend(host, args.frontend_port or settings.frontend_port, backend.url)
+    return _supervise([llm, backend, ui], seed=not args.no_samples)
+
+
+def _frontend(args: argparse.Namespace) -> NoReturn:
+    """The Streamlit app alone, in this process (exec), pointed at BACKEND_URL."""
+    import stack_plan as plan
+
+    settings = get_settings()
+    backend_url = (
+        args.backend_url
+        or os.environ.get("BACKEND_URL")
+        or f"http://{plan.client_host(settings.host)}:{settings.port}"
+    )
+    ui = plan.frontend(args.host or settings.host, args.port or settings.frontend_port, backend_url)
+    os.execve(ui.argv[0], ui.argv, {**os.environ, **ui.env})
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from stack import stop_running
+
+    pid_file = _pid_file()
+    if stop_running(pid_file):
+        print("ragchat stopped", flush=True)
+    else:
+        print(f"no ragchat stack is running (no live {pid_file})", flush=True)
+    return 0
+
+
+def add_stack_commands(commands: argparse._SubParsersAction) -> None:
+    for name, handler, text in (
+        ("run", _run, "backend + Streamlit app (embedded LLM); Ctrl-C stops both"),
+        ("stack", _stack, "llama.cpp LLM server + backend (provider endpoint) + Streamlit app"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--host", default=None, help="default: HOST")
+        command.add_argument("--port", type=int, default=None, help="backend; default: PORT")
+        command.add_argument(
+            "--frontend-port", type=int, default=None, help="default: FRONTEND_PORT"
+        )
+        command.add_argument(
+            "--no-samples", action="store_true", help="do not ingest samples/ into an empty index"
+        )
+        if name == "stack":
+            command.add_argument(
+                "--llm-port", type=int, default=None, help="LLM server; default: a free port"
+            )
+        command.set_defaults(handler=handler)
+    ui = commands.add_parser("frontend", help="the Streamlit app only")
+    ui.add_argument("--host", default=None)
+    ui.add_argument("--port", type=int, default=None, help="default: FRONTEND_PORT")
+    ui.add_argument("--backend-url", default=None, help="default: BACKEND_URL or HOST:PORT")
+    ui.set_defaults(handler=_frontend)
+    stop = commands.add_parser("stop", help="stop a `run`/`stack` started in another terminal")
+    stop.set_defaults(handler=_stop)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragchat", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
     serve.set_defaults(handler=_serve)
+    add_stack_commands(commands)
     return parser
 
 

@@ -20,6 +20,7 @@ from api.errors import install_error_handlers
 from api.identity import ApiKeys, resolve_identity, server_config
 from api.limits import BodySizeLimit, langserve_body_guard
 from api.middleware import ConcurrencyLimit, RequestLog, note_user
+from api.openai_compat import openai_router
 from api.ratelimit import build_buckets, rate_limit_guard
 from api.schemas import RetrievedChunk, retrieve_input_model, stage_schemas
 from api.sessions import sessions_router
@@ -148,5 +149,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         per_req_config_modifier=server_config,
         dependencies=[*route_dependencies, Depends(index_ready)],
     )
+    # REST and /v1 take auth + rate limit; the body guard is about LangServe's own fields.
     app.include_router(sessions_router(resources, route_dependencies[:2]))
+    app.include_router(openai_router(settings, resources, route_dependencies[:2]))
     return app

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     frontend_port: int = Field(default=8501, ge=1, le=65535)
+    llm_server_port: int = Field(
+        default=0, ge=0, le=65535, description="`ragchat stack`'s LLM server; 0 = a free port"
+    )
     data_dir: Path = Path("./data")
     max_question_chars: int = Field(default=4000, ge=1)
     max_batch_size: int = Field(default=16, ge=1)

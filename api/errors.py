@@ -57,6 +57,15 @@ def error_body(status: int, message: str) -> dict[str, object]:
     return {"detail": message, "status_code": status}
 
 
+def error_payload(path: str, status: int, message: str) -> dict[str, object]:
+    """The error body for a path: OpenAI's shape under /v1, ours everywhere else."""
+    if path.startswith("/v1/"):
+        from api.openai_errors import openai_error_body
+
+        return openai_error_body(status, message)
+    return error_body(status, message)
+
+
 def _known_exception_types() -> list[type[BaseException]]:
     import httpx
 

@@ -25,7 +25,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(send, scope["path"])
             return
         received = 0
         response_started = False
@@ -36,7 +36,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -47,17 +47,15 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(send, scope["path"])
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "detail": f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)",
-                "status_code": 413,
-            }
-        ).encode()
+    async def _refuse(self, send: Send, path: str) -> None:
+        from api.errors import error_payload
+
+        message = f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)"
+        body = json.dumps(error_payload(path, 413, message)).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -71,8 +69,8 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised from `receive` once a streamed body passes the limit."""
 
 
 def langserve_body_guard(max_batch: int):  # type: ignore[no-untyped-def]

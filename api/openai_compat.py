@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request, params
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langchain_core.runnables import Runnable
 
+from api.middleware import note_user
 from api.openai_errors import OpenAIRoute, openai_error_body
 from api.openai_request import MODELS, parse_chat_request, resolve_model
 from api.openai_schemas import ChatCompletionRequest, completion_id, model_object, now
@@ -36,11 +37,15 @@ from settings import Settings
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {"application/json": {
-        "example": openai_error_body(status, description)}}}
+    status: {
+        "description": description,
+        "content": {"application/json": {"example": openai_error_body(status, description)}},
+    }
     for status, description in [
-        (400, "invalid or unsupported request"), (401, "missing or invalid API key"),
-        (404, "unknown model"), (413, "request body too large"),
+        (400, "invalid or unsupported request"),
+        (401, "missing or invalid API key"),
+        (404, "unknown model"),
+        (413, "request body too large"),
         (503, "the LLM or the document index is unavailable"),
     ]
 }
@@ -63,8 +68,11 @@ def openai_router(
     runnables = _stateless_runnables(resources)
     created = int(time.time())
     router = APIRouter(
-        prefix="/v1", tags=["OpenAI-compatible"], dependencies=list(dependencies),
-        route_class=OpenAIRoute, responses=_ERROR_RESPONSES,
+        prefix="/v1",
+        tags=["OpenAI-compatible"],
+        dependencies=list(dependencies),
+        route_class=OpenAIRoute,
+        responses=_ERROR_RESPONSES,
     )
 
     @router.get("/models")
@@ -86,6 +94,9 @@ def openai_router(
         run = parse_chat_request(
             body, settings, authenticated_user=getattr(request.state, "user", None)
         )
+        note_user(run.user)  # the access log's user: the key's, else the body's `user`
+        if STAGES[run.stage].retrieval:
+            await resources.check_index()  # 503 now rather than after the condense call
         events = answer_events(runnables[run.model], run)
         # Wait for the first event before answering, so a failure before any text
         # (LLM or index unavailable) gets its status code, not a 200 with an error inside.
@@ -94,7 +105,8 @@ def openai_router(
         if run.stream:
             return StreamingResponse(
                 sse_chunks(first, events, run, cid, stamp),
-                media_type="text/event-stream", headers=STREAM_HEADERS,
+                media_type="text/event-stream",
+                headers=STREAM_HEADERS,
             )
         return JSONResponse(await collect(first, events, run, cid, stamp))
 

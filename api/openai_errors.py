@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from api.errors import _status_for
-from api.limits import _TooLarge
+from api.limits import BodyTooLarge
 
 log = logging.getLogger("ragchat.openai")
 
@@ -53,7 +53,12 @@ class OpenAIError(Exception):
     """A request refused the way OpenAI refuses it; raised by the `/v1` handlers."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, param: str | None = None,
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -91,7 +96,7 @@ def as_openai_error(exc: BaseException) -> OpenAIError:
     known = _status_for(exc)
     if known is not None:
         status, message = known
-        return OpenAIError(status, message)
+        return OpenAIError(400 if status == 422 else status, message)
     return OpenAIError(500, "internal server error")
 
 
@@ -109,7 +114,7 @@ class OpenAIRoute(APIRoute):
             try:
                 return await handler(request)
             except Exception as exc:
-                if isinstance(exc.__cause__, _TooLarge):
+                if isinstance(exc.__cause__, BodyTooLarge):
                     # A streamed body over MAX_BODY_BYTES: the size middleware answers 413.
                     raise exc.__cause__ from None
                 error = as_openai_error(exc)

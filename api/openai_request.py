@@ -48,8 +48,10 @@ def resolve_model(name: str | None) -> str:
     model = name or DEFAULT_MODEL
     if model not in MODELS:
         raise OpenAIError(
-            404, f"The model '{model}' does not exist; ragchat serves {', '.join(MODELS)}",
-            code="model_not_found", param="model",
+            404,
+            f"The model '{model}' does not exist; ragchat serves {', '.join(MODELS)}",
+            code="model_not_found",
+            param="model",
         )
     return model
 
@@ -60,10 +62,16 @@ def _refuse_unsupported(body: ChatCompletionRequest) -> None:
         ("tools", bool(body.tools or body.functions), "tools and functions are not supported"),
         ("stop", bool(body.stop), "stop sequences are not supported"),
         ("logprobs", bool(body.logprobs), "logprobs are not supported"),
-        ("modalities", any(m != "text" for m in body.modalities or []),
-         "only the text modality is supported"),
-        ("response_format", (body.response_format or {}).get("type", "text") != "text",
-         "only response_format {'type': 'text'} is supported"),
+        (
+            "modalities",
+            any(m != "text" for m in body.modalities or []),
+            "only the text modality is supported",
+        ),
+        (
+            "response_format",
+            (body.response_format or {}).get("type", "text") != "text",
+            "only response_format {'type': 'text'} is supported",
+        ),
     ]
     for param, refused, message in refusals:
         if refused:
@@ -73,16 +81,22 @@ def _refuse_unsupported(body: ChatCompletionRequest) -> None:
 def _text(message: ChatMessage, index: int) -> str:
     where = f"messages[{index}]"
     if message.role in ("tool", "function") or message.tool_calls or message.function_call:
-        raise OpenAIError(400, f"{where}: tool and function messages are not supported",
-                          code="unsupported_parameter", param=where)
+        raise OpenAIError(
+            400,
+            f"{where}: tool and function messages are not supported",
+            code="unsupported_parameter",
+            param=where,
+        )
     if message.content is None or isinstance(message.content, str):
         return message.content or ""
     texts = []
     for part in message.content:
         if part.get("type") != "text" or not isinstance(part.get("text"), str):
             raise OpenAIError(
-                400, f"{where}: only text content is supported, got a '{part.get('type')}' part",
-                code="unsupported_content", param=f"{where}.content",
+                400,
+                f"{where}: only text content is supported, got a '{part.get('type')}' part",
+                code="unsupported_content",
+                param=f"{where}.content",
             )
         texts.append(part["text"])
     return "\n".join(texts)
@@ -103,10 +117,12 @@ def _conversation(body: ChatCompletionRequest, settings: Settings) -> tuple[str,
     *earlier, last = body.messages
     index = len(body.messages) - 1
     if last.role != "user":
-        raise OpenAIError(400, f"the last message must be from the user, not '{last.role}'",
-                          param=f"messages[{index}].role")
-    question = _clean(_text(last, index), f"messages[{index}].content",
-                      settings.max_question_chars)
+        raise OpenAIError(
+            400,
+            f"the last message must be from the user, not '{last.role}'",
+            param=f"messages[{index}].role",
+        )
+    question = _clean(_text(last, index), f"messages[{index}].content", settings.max_question_chars)
     history: list[BaseMessage] = []
     for i, message in enumerate(earlier):
         text = _text(message, i)
@@ -116,7 +132,7 @@ def _conversation(body: ChatCompletionRequest, settings: Settings) -> tuple[str,
         history.append(HumanMessage(text) if message.role == "user" else AIMessage(text))
     # The same window the history store gives a stored conversation.
     return question, trim_messages(
-        history[-settings.max_history_messages:],
+        history[-settings.max_history_messages :],
         max_tokens=settings.history_max_tokens,
         strategy="last",
         token_counter=count_tokens_approximately,
@@ -130,15 +146,17 @@ def _filter(body: ChatCompletionRequest, settings: Settings) -> dict[str, Any] |
     OpenAI types metadata values as strings, so strict clients can send it encoded."""
     in_metadata = (body.metadata or {}).get("filter")
     if body.filter is not None and in_metadata is not None:
-        raise OpenAIError(400, "send the filter once: as 'filter' or as 'metadata.filter'",
-                          param="filter")
+        raise OpenAIError(
+            400, "send the filter once: as 'filter' or as 'metadata.filter'", param="filter"
+        )
     raw: Any = body.filter if body.filter is not None else in_metadata
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise OpenAIError(400, "metadata.filter is not valid JSON",
-                              param="metadata.filter") from None
+            raise OpenAIError(
+                400, "metadata.filter is not valid JSON", param="metadata.filter"
+            ) from None
     try:
         return validate_filter(
             raw, max_depth=settings.max_filter_depth, max_nodes=settings.max_filter_nodes
@@ -151,16 +169,26 @@ def _search_fields(
     body: ChatCompletionRequest, stage: str, model: str, settings: Settings
 ) -> dict[str, Any]:
     options = STAGES[stage]
-    fields = {"filter": _filter(body, settings), "k": body.k, "mode": body.mode,
-              "alpha": body.alpha}
+    fields = {
+        "filter": _filter(body, settings),
+        "k": body.k,
+        "mode": body.mode,
+        "alpha": body.alpha,
+    }
     allowed = {
-        "filter": options.filters, "k": options.retrieval is not None,
-        "mode": options.tunable_mode, "alpha": options.tunable_mode,
+        "filter": options.filters,
+        "k": options.retrieval is not None,
+        "mode": options.tunable_mode,
+        "alpha": options.tunable_mode,
     }
     for name, value in fields.items():
         if value is not None and not allowed[name]:
-            raise OpenAIError(400, f"model '{model}' does not take '{name}'; "
-                              "ragchat-chat takes filter, k, mode and alpha", param=name)
+            raise OpenAIError(
+                400,
+                f"model '{model}' does not take '{name}'; "
+                "ragchat-chat takes filter, k, mode and alpha",
+                param=name,
+            )
     if body.k is not None and body.k > settings.max_k:
         raise OpenAIError(400, f"k is {body.k}; the limit is {settings.max_k}", param="k")
     return fields
@@ -182,6 +210,7 @@ def parse_chat_request(
     if user is None and body.user and body.user.strip():
         user = _clean(body.user, "user", 256, allow_newlines=False)
     requested = body.max_completion_tokens or body.max_tokens or settings.max_new_tokens
+    payload["max_tokens"] = min(requested, settings.max_new_tokens)  # the model stops there
     return ChatRun(
         model=model,
         stage=stage,

@@ -65,8 +65,12 @@ def now() -> int:
 
 
 def chunk_object(
-    cid: str, created: int, model: str, delta: dict[str, Any],
-    finish_reason: str | None = None, **extra: Any,
+    cid: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """One `chat.completion.chunk`: a delta of the single choice."""
     return {
@@ -75,9 +79,7 @@ def chunk_object(
         "created": created,
         "model": model,
         "system_fingerprint": None,
-        "choices": [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        ],
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         **extra,
     }
 

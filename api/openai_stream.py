@@ -19,6 +19,7 @@ from api.openai_errors import as_openai_error, openai_error_body
 from api.openai_request import ChatRun
 from api.openai_schemas import chunk_object, completion_object
 from graph.options import STAGES
+from graph.streaming import in_own_task
 
 log = logging.getLogger("ragchat.openai")
 
@@ -42,9 +43,7 @@ def sources_footer(sources: list[dict[str, Any]]) -> str:
     return "\n\nSources:\n" + "\n".join(lines)
 
 
-async def answer_events(
-    runnable: Runnable, run: ChatRun
-) -> AsyncIterator[str | Finish]:
+async def answer_events(runnable: Runnable, run: ChatRun) -> AsyncIterator[str | Finish]:
     """Text deltas, the sources footer, then one Finish.
 
     `max_tokens` counts streamed chunks (one token each from llama.cpp and TGI). Past
@@ -54,7 +53,7 @@ async def answer_events(
     returns_sources = STAGES[run.stage].returns_sources
     config = {"run_name": f"openai:{run.model}", "metadata": {"user": run.user}}
     sent, reason, sources = 0, "stop", None
-    async with aclosing(runnable.astream(run.payload, config)) as stream:
+    async with aclosing(in_own_task(runnable.astream(run.payload, config))) as stream:
         async for item in stream:
             if isinstance(item, str):
                 text = item
@@ -72,8 +71,6 @@ async def answer_events(
             yield text
     if sources and run.sources_footer:
         yield sources_footer(sources)
-    log.info("openai completion model=%s user=%s stream=%s chunks=%d finish=%s",
-             run.model, run.user, run.stream, sent, reason)
     yield Finish(reason, sources if returns_sources else None)
 
 
@@ -100,8 +97,12 @@ async def sse_chunks(
         yield _sse("[DONE]")
     except Exception as exc:  # noqa: BLE001 - reported to the client in OpenAI's shape
         error = as_openai_error(exc)
-        log.warning("openai stream failed (%s): %s", type(exc).__name__, error.message,
-                    exc_info=error.status == 500)
+        log.warning(
+            "openai stream failed (%s): %s",
+            type(exc).__name__,
+            error.message,
+            exc_info=error.status == 500,
+        )
         yield _sse(openai_error_body(error.status, error.message, code=error.code))
 
 

@@ -91,7 +91,12 @@ async def _body_username(request: Request) -> str | None:
     if not isinstance(payload, dict):
         return None
     candidate = payload.get("input") if isinstance(payload.get("input"), dict) else payload
-    name = candidate.get("username") if isinstance(candidate, dict) else None
+    # LangServe bodies carry `input.username`; OpenAI-style bodies carry `user`.
+    name = (
+        (candidate.get("username") or candidate.get("user"))
+        if isinstance(candidate, dict)
+        else None
+    )
     return name if isinstance(name, str) else None
 
 

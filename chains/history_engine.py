@@ -170,7 +170,7 @@ class HistoryDatabase:
             if self._schema_ready:
                 return
             async with database_errors(self.url):
-                prepare_sqlite_folder(self.url)
+                await asyncio.to_thread(prepare_sqlite_folder, self.url)  # no blocking I/O
                 async with self.engine.begin() as conn:
                     await create_schema(conn)
             self._schema_ready = True

@@ -80,7 +80,11 @@ class ChatNodes:
             from chains.retrieval import format_docs
 
             inputs["context"] = format_docs(state.get("documents") or [])
-        chain = (self.prompt | self.resources.chat_model()).with_config(run_name="generate_answer")
+        llm = self.resources.chat_model()
+        requested = state.get("max_tokens")
+        if requested:
+            llm = llm.bind(max_tokens=min(requested, self.resources.settings.max_new_tokens))
+        chain = (self.prompt | llm).with_config(run_name="generate_answer")
         message_id = str(uuid.uuid4()) if self.options.stored else None
         parts: list[str] = []
         try:

@@ -24,6 +24,7 @@ class ChatInput(TypedDict):
     mode: NotRequired[str | None]
     alpha: NotRequired[float | None]
     history: NotRequired[list[BaseMessage]]  # stateless callers pass the conversation here
+    max_tokens: NotRequired[int | None]  # below the server's MAX_NEW_TOKENS, never above
 
 
 class ChatState(ChatInput):

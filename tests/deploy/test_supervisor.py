@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from stack import free_port, stop_running
+from stack import stop_running
+from stack_plan import free_port
 from tests.deploy.procs import descendants, kill_tree, survivors, wait_gone, wait_ok
 from tests.processes import REPO
 
@@ -37,12 +38,17 @@ class Running:
         return self.log.read_text()
 
 
-def launch(tmp_path: Path, pid_file: Path) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
+def launch(
+    tmp_path: Path, pid_file: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
     ports = [free_port(), free_port()]
     log = tmp_path / f"supervisor-{ports[0]}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.deploy.supervised", str(pid_file), *map(str, ports)],
-        cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "tests.deploy.supervised", str(pid_file), *map(str, ports), *extra],
+        cwd=REPO,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     return proc, log, ports
 
@@ -105,3 +111,22 @@ def test_a_second_stack_on_the_same_pid_file_is_refused(running: Running, tmp_pa
     assert "already running" in log.read_text()
     assert survivors(running.tree) != [], "the first stack must be untouched"
     assert running.proc.poll() is None
+
+
+def test_sigint_while_starting_stops_what_was_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "data" / "ragchat-stack.pid"
+    proc, log, ports = launch(tmp_path, pid_file, "never-ready")
+    tree: dict[int, str] = {}
+    try:
+        wait_ok(f"http://127.0.0.1:{ports[0]}/", proc, timeout=30)
+        wait_ok(f"http://127.0.0.1:{ports[1]}/", proc, timeout=30)  # up, but never "ready"
+        time.sleep(0.5)
+        tree = descendants(proc.pid)
+        assert len(tree) >= 3, tree
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 1
+        assert "stopped by SIGINT while starting" in log.read_text()
+        assert wait_gone(tree, timeout=10) == []
+        assert not pid_file.exists()
+    finally:
+        kill_tree(proc, tree)

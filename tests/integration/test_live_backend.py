@@ -83,3 +83,31 @@ def test_endpoint_provider_against_a_real_llama_cpp_server(tmp_path: Path) -> No
         )
         assert len(chunks) > 3
         assert arrivals[-1] - arrivals[0] > 0.02
+
+
+@pytest.mark.parametrize(("stage", "extra"), [("simple", {}), ("history", {"username": "gone"})])
+def test_a_client_that_leaves_stops_the_generation(
+    tmp_path: Path, stage: str, extra: dict[str, str]
+) -> None:
+    """A slow fake model logs each token; after the client hangs up, no more come,
+    and on a history stage the partial answer is kept, marked incomplete."""
+    with backend(tmp_path, app="tests.api.openai_fakes:slow_fake_app") as url:
+        payload = {"input": {"question": "Say 'word' 400 times.", **extra}}
+        with httpx.stream("POST", f"{url}/{stage}/stream", json=payload, timeout=30) as response:
+            data_events = 0
+            for line in response.iter_lines():
+                data_events += line.startswith("data:")
+                if data_events == 4:
+                    break
+        log = next(tmp_path.glob("backend-*.log"))
+        deadline = time.monotonic() + 10
+        while "fake model: closed" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        output = log.read_text()
+        assert "fake model: closed" in output
+        # 400 tokens at 20 ms would take 8 s; a stream cancelled at once stops far earlier.
+        assert output.count("fake model: token") < 100, output.count("fake model: token")
+        if stage == "history":
+            messages = httpx.get(f"{url}/sessions/default/messages", params={"username": "gone"})
+            roles = [(m["role"], m["incomplete"]) for m in messages.json()]
+            assert roles == [("human", False), ("ai", True)]
