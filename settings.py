@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         default="", description="Folder of a sentence-transformers model; default: bundled MiniLM."
     )
     embedding_backend: Literal["onnx-int8", "torch"] = "onnx-int8"
+    models_dir: Path | None = Field(
+        default=None, description="where built models (ONNX int8) are kept; default DATA_DIR/models"
+    )
     embedding_batch_size: int = Field(default=64, ge=1, le=1024)
     chunk_size: int = Field(default=1000, ge=100, le=8000)
     chunk_overlap: int = Field(default=150, ge=0, le=2000)
@@ -150,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return self.api_keys is not None or self.api_keys_file is not None
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def index_dir(self) -> Path:

@@ -75,7 +75,9 @@ class Resources:
         return {
             "total_chunks": stats.get("chunks", 0),
             "sources": stats.get("sources", 0),
-            "metadata": stats.get("metadata", {}),
+            "metadata": {
+                key: column.get("values", {}) for key, column in stats.get("metadata", {}).items()
+            },
         }
 
     async def aclose(self) -> None:

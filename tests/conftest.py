@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,12 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from settings import Settings
+
+# Built models (the ONNX int8 embedder) are shared by every test and server process of a
+# run instead of being rebuilt under each temporary DATA_DIR.
+os.environ.setdefault(
+    "MODELS_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "ragchat-models")
+)
 
 FAKE_ANSWER = "Paris is the capital of France."
 
