@@ -1,0 +1,168 @@
+"""Ingest: files -> text -> chunks -> embeddings -> the configured index.
+
+Every chunk's metadata has `source`, `title`, `chunk` (index within its file) and the
+`--meta key=value` pairs, typed. Re-ingesting a source replaces all of its chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from chains.chunks import Chunk
+from chains.embeddings import embed_texts, get_embeddings
+from chains.loaders import discover, load
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESERVED_KEYS = frozenset({"source", "title", "chunk", "text", "id", "score"})
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+class ChunkStore(Protocol):
+    """What ingest needs from a backend (LocalHybridIndex and PineconeStore have it)."""
+
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def delete_source(self, source: str) -> int: ...
+    def stats(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class IngestReport:
+    files: int
+    chunks: int
+    seconds: float
+    skipped: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
+def typed_value(text: str) -> str | int | float | bool:
+    """`--meta` value typing: ints stay ints, floats floats, true/false bools, else str."""
+    if _INT.match(text):
+        return int(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def parse_meta(pairs: list[str] | None) -> dict[str, str | int | float | bool]:
+    """Parse `key=value` strings; keys set by ingest itself are refused."""
+    out: dict[str, str | int | float | bool] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--meta needs key=value, got {pair!r}")
+        if key.startswith("$"):
+            raise ValueError(f"--meta key {key!r} must not start with '$'")
+        if key in RESERVED_KEYS:
+            raise ValueError(f"--meta key {key!r} is set by ingest itself")
+        out[key] = typed_value(value)
+    return out
+
+
+def split_document(
+    text: str, *, source: str, title: str, settings: Settings, extra: dict[str, Any] | None = None
+) -> list[Chunk]:
+    """Chunks of one document with their metadata."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+    )
+    return [
+        Chunk(piece, {"source": source, "title": title, "chunk": i, **(extra or {})})
+        for i, piece in enumerate(splitter.split_text(text))
+    ]
+
+
+def open_store(settings: Settings) -> ChunkStore:
+    """The writable backend selected by `VECTOR_BACKEND`."""
+    if settings.vector_backend == "pinecone":
+        from chains.pinecone_store import PineconeStore
+
+        return PineconeStore.from_settings(settings)
+    from chains.index import LocalHybridIndex
+
+    return LocalHybridIndex.open(settings.index_dir, create=True)
+
+
+def ingest(
+    settings: Settings,
+    paths: list[str | Path],
+    *,
+    meta: dict[str, Any] | None = None,
+    embeddings: Embeddings | None = None,
+    store: ChunkStore | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Load, split, embed and upsert every supported file under `paths`."""
+    started = time.perf_counter()
+    files, skipped = discover(paths)
+    chunks: list[Chunk] = []
+    errors: dict[str, str] = {}
+    for file in files:
+        try:
+            document = load(file.path)
+        except Exception as exc:  # one unreadable file should not sink the whole run
+            log.warning("skipping %s: %s", file.source, exc)
+            errors[file.source] = str(exc)
+            continue
+        chunks += split_document(
+            document.text, source=file.source, title=document.title, settings=settings, extra=meta
+        )
+    # `is None`, not `or`: an empty index has len 0 and is falsy.
+    embeddings = get_embeddings(settings) if embeddings is None else embeddings
+    store = open_store(settings) if store is None else store
+    vectors = _embed(embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress)
+    if chunks:
+        store.upsert(chunks, vectors)
+    return IngestReport(
+        files=len(files) - len(errors),
+        chunks=len(chunks),
+        seconds=time.perf_counter() - started,
+        skipped=skipped,
+        errors=errors,
+    )
+
+
+def _embed(embeddings: Embeddings, texts: list[str], batch: int, progress: bool) -> np.ndarray:
+    # Groups of several batches keep the length sort inside OnnxEmbeddings effective.
+    group = batch * 4
+    parts = []
+    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress) as bar:
+        for start in range(0, len(texts), group):
+            parts.append(embed_texts(embeddings, texts[start : start + group]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+def delete_source(settings: Settings, source: str, *, store: ChunkStore | None = None) -> int:
+    """Remove every chunk of `source` from the configured backend; returns how many."""
+    return (open_store(settings) if store is None else store).delete_source(source)
+
+
+def index_stats(settings: Settings, *, store: ChunkStore | None = None) -> dict[str, Any]:
+    """Totals and per-metadata-value counts of the configured backend."""
+    return (open_store(settings) if store is None else store).stats()

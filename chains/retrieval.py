@@ -1,0 +1,172 @@
+"""The retriever the graph calls, and the one function that fences retrieved text as data.
+
+`get_retriever(settings)` picks the backend from `VECTOR_BACKEND` ("local" or "pinecone",
+the latter imported only when chosen). Errors for the server to map: `FilterError` and
+`ValueError` (bad k, mode, alpha, filter) -> 422; `IndexUnavailable` -> 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from langchain_core.documents import Document
+
+from chains.chunks import ScoredChunk
+from chains.filters import FilterError, validate_filter
+from chains.index import MODES, IndexUnavailable, LocalHybridIndex
+
+if TYPE_CHECKING:
+    import numpy as np
+    from langchain_core.embeddings import Embeddings
+
+    from settings import Settings
+
+__all__ = [
+    "FilterError",
+    "IndexUnavailable",
+    "Retriever",
+    "format_docs",
+    "get_retriever",
+    "reset_retrievers",
+]
+
+
+class SearchBackend(Protocol):
+    def search(
+        self,
+        query_vector: np.ndarray | None,
+        query_text: str,
+        *,
+        k: int,
+        filter: dict[str, Any] | None,
+        mode: str,
+        alpha: float,
+    ) -> list[ScoredChunk]: ...
+
+
+class Retriever:
+    """Validates a request, embeds the query and searches the backend."""
+
+    def __init__(
+        self, settings: Settings, embeddings: Embeddings | None, backend: SearchBackend | None
+    ) -> None:
+        self.settings = settings
+        self._embeddings = embeddings
+        self._backend = backend
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> SearchBackend:
+        # Opened on first use, so the server starts (and answers 503) without an index.
+        with self._lock:
+            if self._backend is None:
+                self._backend = _open_backend(self.settings)
+            return self._backend
+
+    @property
+    def embeddings(self) -> Embeddings:
+        with self._lock:
+            if self._embeddings is None:
+                from chains.embeddings import get_embeddings
+
+                self._embeddings = get_embeddings(self.settings)
+            return self._embeddings
+
+    def _check(self, k: int, filter: dict | None, mode: str, alpha: float) -> dict | None:
+        if not 1 <= k <= self.settings.max_k:
+            raise ValueError(f"k must be between 1 and {self.settings.max_k}, got {k}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+        return validate_filter(
+            filter,
+            max_depth=self.settings.max_filter_depth,
+            max_nodes=self.settings.max_filter_nodes,
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filter: dict[str, Any] | None = None,
+        mode: str = "hybrid",
+        alpha: float | None = None,
+    ) -> list[Document]:
+        """Top-k documents; metadata holds the stored metadata plus `id` and `score`."""
+        k = self.settings.retrieval_k if k is None else k
+        alpha = self.settings.hybrid_alpha if alpha is None else alpha
+        checked = self._check(k, filter, mode, alpha)
+        backend = self.backend
+        vector = None if mode == "sparse" else self.embeddings.embed_query(query)
+        hits = backend.search(vector, query, k=k, filter=checked, mode=mode, alpha=alpha)
+        return [
+            Document(
+                page_content=hit.chunk.text,
+                metadata={**hit.chunk.metadata, "id": hit.chunk.id, "score": hit.score},
+            )
+            for hit in hits
+        ]
+
+    async def asearch(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filter: dict[str, Any] | None = None,
+        mode: str = "hybrid",
+        alpha: float | None = None,
+    ) -> list[Document]:
+        """`search` in a worker thread: embedding and scanning never block the event loop."""
+        return await asyncio.to_thread(
+            self.search, query, k=k, filter=filter, mode=mode, alpha=alpha
+        )
+
+
+def _open_backend(settings: Settings) -> SearchBackend:
+    if settings.vector_backend == "pinecone":
+        from chains.pinecone_store import PineconeStore
+
+        return PineconeStore.from_settings(settings)
+    return LocalHybridIndex.open(settings.index_dir)
+
+
+_retrievers: dict[tuple, Retriever] = {}
+_retrievers_lock = threading.Lock()
+
+
+def get_retriever(settings: Settings) -> Retriever:
+    """The process-wide retriever for these settings; never touches the index until used."""
+    key = (
+        settings.vector_backend,
+        str(settings.index_dir.resolve()),
+        settings.pinecone_index,
+        settings.pinecone_namespace,
+        settings.resolved_embedding_model,
+        settings.embedding_backend,
+    )
+    with _retrievers_lock:
+        if key not in _retrievers:
+            _retrievers[key] = Retriever(settings, None, None)
+        return _retrievers[key]
+
+
+def reset_retrievers() -> None:
+    """Forget cached retrievers (tests, or after changing settings)."""
+    with _retrievers_lock:
+        _retrievers.clear()
+
+
+def format_docs(docs: list[Document]) -> str:
+    """Fence retrieved chunks as data for the prompt; text is escaped so it cannot close it."""
+    parts = []
+    for i, doc in enumerate(docs, start=1):
+        source = html.escape(str(doc.metadata.get("source", "")), quote=True)
+        title = html.escape(str(doc.metadata.get("title", "")), quote=True)
+        body = html.escape(doc.page_content, quote=False)
+        parts.append(f'<document id="{i}" source="{source}" title="{title}">{body}</document>')
+    return "<documents>" + "".join(parts) + "</documents>"

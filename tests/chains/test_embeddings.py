@@ -1,0 +1,42 @@
+"""The real bundled model: the int8 ONNX build agrees with torch fp32 (slow: loads models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chains.embeddings import embed_texts, get_embeddings
+from settings import Settings
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "How do I create a temporary file that is deleted when it is closed?",
+    "The json module can serialize Python dictionaries and lists to text.",
+    "Sockets: a server binds, listens and accepts connections from clients. " * 12,
+    "Sorting is stable: records with equal keys keep their original order.",
+]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # The ONNX build lands in MODELS_DIR, which tests/conftest.py shares across the run.
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), _env_file=None)
+
+
+def test_onnx_int8_matches_torch_fp32(settings):
+    onnx = get_embeddings(settings)
+    torch = get_embeddings(settings, backend="torch")
+    assert get_embeddings(settings) is onnx  # one per process
+    assert list(settings.resolved_models_dir.glob("*-onnx-int8-*/model_int8.onnx"))
+    a, b = embed_texts(onnx, TEXTS), embed_texts(torch, TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+    cosines = (a * b).sum(axis=1)
+    assert cosines.min() >= 0.98, cosines
+    # Dynamic int8 quantises activations per batch, so a text embedded alone (a query)
+    # differs slightly from the same text embedded among others.
+    query = np.asarray(onnx.embed_query(TEXTS[0]))
+    assert float(query @ a[0]) >= 0.98
+    # Ranking agrees: each text is nearest to its own torch embedding.
+    assert ((a @ b.T).argmax(axis=1) == np.arange(len(TEXTS))).all()

@@ -1,0 +1,171 @@
+"""LocalHybridIndex: persistence, upsert-by-source, delete, concurrent readers, modes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chains.chunks import Chunk, chunk_id
+from chains.index import IndexUnavailable, LocalHybridIndex
+
+DIM = 8
+
+
+def make_chunks(source: str, texts: list[str], **meta) -> list[Chunk]:
+    return [Chunk(t, {"source": source, "chunk": i, **meta}) for i, t in enumerate(texts)]
+
+
+def vectors_for(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> LocalHybridIndex:
+    idx = LocalHybridIndex.open(tmp_path / "index", create=True)
+    idx.upsert(
+        make_chunks("a.md", ["temporary files and directories", "json encoder"], year=2001)
+        + make_chunks("b.html", ["csv reader and writer"], year=2010, draft=True),
+        vectors_for(3),
+    )
+    return idx
+
+
+def test_chunk_ids_are_sha256_of_source_and_index():
+    chunk = Chunk("x", {"source": "library/tempfile.html", "chunk": 3})
+    assert chunk.id == chunk_id("library/tempfile.html", 3)
+    assert len(chunk.id) == 64
+
+
+def test_round_trip_keeps_texts_metadata_types_and_scores(index, tmp_path):
+    query = vectors_for(1, seed=5)[0]
+    before = index.search(query, "csv files", k=3)
+    reopened = LocalHybridIndex.open(tmp_path / "index")
+    after = reopened.search(query, "csv files", k=3)
+    assert [(h.chunk, h.score) for h in after] == [(h.chunk, h.score) for h in before]
+    meta = {h.chunk.source: h.chunk.metadata for h in after}
+    assert meta["b.html"] == {"source": "b.html", "chunk": 0, "year": 2010, "draft": True}
+    assert isinstance(meta["a.md"]["year"], int)
+    assert len(reopened) == 3
+
+
+def test_upsert_replaces_every_chunk_of_a_source(index):
+    index.upsert(make_chunks("a.md", ["rewritten text"], year=2020), vectors_for(1, seed=9))
+    texts = sorted(h.chunk.text for h in index.search(vectors_for(1)[0], "", k=10, mode="dense"))
+    assert texts == ["csv reader and writer", "rewritten text"]
+    assert index.stats()["metadata"]["year"]["values"] == {"2010": 1, "2020": 1}
+
+
+def test_delete_source(index):
+    assert index.delete_source("a.md") == 2
+    assert index.delete_source("a.md") == 0
+    assert index.delete_source("never.txt") == 0
+    assert len(index) == 1
+    assert index.stats()["sources"] == 1
+
+
+def test_stats_counts_per_key_and_value(index):
+    stats = index.stats()
+    assert stats["chunks"] == 3 and stats["sources"] == 2 and stats["dim"] == DIM
+    assert stats["metadata"]["source"]["values"] == {"a.md": 2, "b.html": 1}
+    assert stats["metadata"]["draft"] == {"records": 1, "distinct": 1, "values": {"true": 1}}
+
+
+def test_missing_and_corrupt_index_raise_index_unavailable(tmp_path, index):
+    with pytest.raises(IndexUnavailable, match="no index at"):
+        LocalHybridIndex.open(tmp_path / "nothing-here")
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    version = tmp_path / "index" / "versions" / manifest["version"]
+    (version / "vectors.npy").write_bytes(b"not numpy")
+    with pytest.raises(IndexUnavailable, match="unreadable"):
+        LocalHybridIndex.open(tmp_path / "index")
+    (tmp_path / "index" / "manifest.json").write_text("{garbage")
+    with pytest.raises(IndexUnavailable, match="unreadable"):
+        LocalHybridIndex.open(tmp_path / "index")
+
+
+def test_a_reader_keeps_its_version_when_a_newer_one_is_corrupt(index, tmp_path):
+    reader = LocalHybridIndex.open(tmp_path / "index", reload_interval=0)
+    (tmp_path / "index" / "manifest.json").write_text('{"format": 1, "version": "gone"}')
+    assert len(reader) == 3
+
+
+def test_modes(index):
+    query = vectors_for(3)[2]  # the vector of the csv chunk
+    dense = index.search(query, "", k=3, mode="dense")
+    assert dense[0].chunk.text == "csv reader and writer"
+    assert dense[0].score == pytest.approx(1.0, abs=1e-5)
+    sparse = index.search(None, "json encoder", k=3, mode="sparse")
+    assert [h.chunk.text for h in sparse] == ["json encoder"]  # only term-sharing chunks
+    assert 0 < sparse[0].score < 1
+    hybrid = index.search(query, "json encoder", k=3, mode="hybrid", alpha=0.5)
+    by_text = {h.chunk.text: h.score for h in hybrid}
+    dense_by_text = {h.chunk.text: h.score for h in dense}
+    expected = 0.5 * dense_by_text["json encoder"] + 0.5 * sparse[0].score
+    assert by_text["json encoder"] == pytest.approx(expected, abs=1e-5)
+    assert [h.chunk.text for h in index.search(query, "json", k=3, alpha=1.0)] == [
+        h.chunk.text for h in dense
+    ]
+    with pytest.raises(ValueError, match="mode"):
+        index.search(query, "x", k=3, mode="fuzzy")
+    with pytest.raises(ValueError, match="alpha"):
+        index.search(query, "x", k=3, alpha=1.5)
+
+
+def test_filters_and_k(index):
+    query = vectors_for(1)[0]
+    hits = index.search(query, "files", k=10, filter={"year": {"$gte": 2005}})
+    assert [h.chunk.source for h in hits] == ["b.html"]
+    assert index.search(query, "files", k=10, filter={"year": 1900}) == []
+    assert len(index.search(query, "files", k=2)) == 2
+    assert len(index.search(query, "files", k=50)) == 3
+
+
+def test_concurrent_readers_see_old_or_new_version_never_half(tmp_path):
+    """Each generation g writes g+1 chunks all tagged gen=g; a reader must see one whole g."""
+    root = tmp_path / "index"
+    writer = LocalHybridIndex.open(root, create=True)
+    writer.upsert(make_chunks("doc", ["gen text"], gen=0), vectors_for(1))
+    generations = 25
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        live = LocalHybridIndex.open(root, reload_interval=0)
+        try:
+            while not done.is_set():
+                for idx in (live, LocalHybridIndex.open(root)):
+                    hits = idx.search(np.ones(DIM), "gen", k=100, mode="hybrid")
+                    gens = {h.chunk.metadata["gen"] for h in hits}
+                    assert len(gens) == 1, gens
+                    gen = gens.pop()
+                    assert len(hits) == gen + 1
+                    seen.append((gen, len(hits)))
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    for gen in range(1, generations):
+        writer.upsert(make_chunks("doc", ["gen text"] * (gen + 1), gen=gen), vectors_for(gen + 1))
+        time.sleep(0.002)
+    done.set()
+    for thread in readers:
+        thread.join(timeout=30)
+    assert not errors, errors[0]
+    assert len({gen for gen, _ in seen}) > 1  # readers did observe several versions
+    assert len(list((root / "versions").iterdir())) <= 2  # old versions are pruned
+
+
+def test_an_index_from_another_tokenizer_must_be_rebuilt(index, tmp_path):
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "tokenizer": "something-else/0"}))
+    with pytest.raises(IndexUnavailable, match="re-ingest"):
+        LocalHybridIndex.open(tmp_path / "index")

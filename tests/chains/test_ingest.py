@@ -1,0 +1,157 @@
+"""Ingest: file discovery and `source` names, loaders and titles, typed --meta, upserts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from chains.index import LocalHybridIndex
+from chains.ingest import delete_source, index_stats, ingest, parse_meta, typed_value
+from chains.loaders import discover, load
+from settings import Settings
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+HTML = """<html><head><title>tempfile — Temporary files</title><style>p {}</style>
+<script>var secret = 1;</script></head><body><nav>Home | Next</nav>
+<div role="main"><h1>tempfile</h1><p>Creates <code>temporary</code> files.</p></div>
+<div class="footer">Footer</div></body></html>"""
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "library" / "sub").mkdir(parents=True)
+    (tmp_path / "library" / "tempfile.html").write_text(HTML)
+    (tmp_path / "library" / "sub" / "notes.md").write_text("intro\n\n## Notes heading\n\ntext")
+    (tmp_path / "library" / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "library" / ".hidden.md").write_text("# hidden")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3),
+        ("-12", -12),
+        ("2.5", 2.5),
+        ("1e3", 1000.0),
+        ("true", True),
+        ("False", False),
+        ("en", "en"),
+        ("nan", "nan"),
+        ("", ""),
+        ("3.11.2", "3.11.2"),
+    ],
+)
+def test_meta_values_are_typed(text, value):
+    result = typed_value(text)
+    assert result == value and type(result) is type(value)
+
+
+def test_parse_meta_refuses_bad_pairs():
+    assert parse_meta(["year=2024", "lang=en", "draft=true", "v=a=b"]) == {
+        "year": 2024,
+        "lang": "en",
+        "draft": True,
+        "v": "a=b",
+    }
+    for bad in (["novalue"], ["=x"], ["source=x"], ["chunk=1"], ["$or=1"]):
+        with pytest.raises(ValueError):
+            parse_meta(bad)
+
+
+def test_source_is_the_argument_joined_with_the_path_inside_it(library):
+    files, skipped = discover(["library"])
+    assert [f.source for f in files] == ["library/sub/notes.md", "library/tempfile.html"]
+    assert skipped == ["library/image.png"]
+    assert [f.source for f in discover(["library/"])[0]][1] == "library/tempfile.html"
+    assert [f.source for f in discover(["library/tempfile.html"])[0]] == ["library/tempfile.html"]
+    assert discover([str(library / "library")])[0][1].source == f"{library}/library/tempfile.html"
+    with pytest.raises(FileNotFoundError):
+        discover(["nope"])
+
+
+def test_html_drops_scripts_styles_and_navigation(library):
+    document = load(Path("library/tempfile.html"))
+    assert document.title == "tempfile — Temporary files"
+    assert "Creates temporary files." in document.text
+    for dropped in ("secret", "Home | Next", "p {}", "Footer"):
+        assert dropped not in document.text
+
+
+def test_titles_fall_back_to_heading_then_file_name(tmp_path):
+    (tmp_path / "a.html").write_text("<body><h1>Heading <b>one</b></h1><p>x</p></body>")
+    (tmp_path / "b.html").write_text("<body><p>no heading</p></body>")
+    (tmp_path / "c.rst").write_text("Intro\n=====\n\ntext")
+    (tmp_path / "d.txt").write_text("# not a title in plain text")
+    assert load(tmp_path / "a.html").title == "Heading one"
+    assert load(tmp_path / "b.html").title == "b.html"
+    assert load(tmp_path / "c.rst").title == "Intro"
+    assert load(tmp_path / "d.txt").title == "d.txt"
+    assert load(SAMPLES / "tutorial" / "venv.md").title == "Virtual Environments and Packages"
+
+
+def test_pdf_text_and_title():
+    document = load(SAMPLES / "howto" / "sorting.pdf")
+    assert document.title == "Sorting HOW TO"
+    assert "Sorts are guaranteed to be" in document.text
+
+
+def test_ingest_writes_chunks_with_metadata_and_replaces_by_source(library):
+    settings = Settings(data_dir=library / "data", chunk_size=100, chunk_overlap=10, _env_file=None)
+    (library / "library" / "sub" / "notes.md").write_text("## Notes\n\n" + "word " * 100)
+    fake = DeterministicFakeEmbedding(size=16)
+    report = ingest(
+        settings, ["library"], meta={"year": 2024, "draft": False}, embeddings=fake, progress=False
+    )
+    assert report.files == 2 and report.chunks > 2 and report.chunks_per_second > 0
+    index = LocalHybridIndex.open(settings.index_dir)
+    hits = index.search(fake.embed_query("x"), "temporary", k=50)
+    first = next(h.chunk.metadata for h in hits if h.chunk.source == "library/tempfile.html")
+    assert first == {
+        "source": "library/tempfile.html",
+        "title": "tempfile — Temporary files",
+        "chunk": 0,
+        "year": 2024,
+        "draft": False,
+    }
+    chunks = sorted(
+        h.chunk.metadata["chunk"] for h in hits if h.chunk.source == "library/sub/notes.md"
+    )
+    assert chunks == list(range(len(chunks))) and len(chunks) > 1
+
+    (library / "library" / "sub" / "notes.md").write_text("## Notes\n\nshort now")
+    ingest(settings, ["library/sub/notes.md"], embeddings=fake, progress=False)
+    stats = index_stats(settings)
+    assert stats["metadata"]["source"]["values"]["library/sub/notes.md"] == 1
+    assert delete_source(settings, "library/sub/notes.md") == 1
+    assert index_stats(settings)["sources"] == 1
+
+
+def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
+    import argparse
+
+    import chains.ingest
+    from chains import ingest_cli
+
+    monkeypatch.setattr(
+        chains.ingest, "get_embeddings", lambda settings: DeterministicFakeEmbedding(size=8)
+    )
+    settings = Settings(data_dir=library / "data", _env_file=None)
+    parser = argparse.ArgumentParser()
+    ingest_cli.register(parser.add_subparsers())
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(list(argv))
+        return args.handler(args, settings)
+
+    assert run("ingest", "library", "--meta", "year=2024", "--no-progress") == 0
+    assert "ingested 2 files" in capsys.readouterr().out
+    assert run("stats") == 0
+    assert "year: 2 chunks, 1 values: 2024 (2)" in capsys.readouterr().out
+    assert run("ingest", "--delete", "library/tempfile.html") == 0
+    assert "removed 1 chunks" in capsys.readouterr().out
+    assert run("ingest", "library", "--meta", "chunk=1") == 2
+    assert "set by ingest itself" in capsys.readouterr().err
