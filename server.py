@@ -116,11 +116,14 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             "auth": keys.enabled,
         }
 
-    async def history_ready() -> None:
-        await resources.check_history()
+    # Preflights run on the POST routes only: schemas and the playground stay readable.
+    async def history_ready(request: Request) -> None:
+        if request.method == "POST":
+            await resources.check_history()
 
-    async def index_ready() -> None:
-        await resources.check_index()
+    async def index_ready(request: Request) -> None:
+        if request.method == "POST":
+            await resources.check_index()
 
     schemas = stage_schemas(settings)
     for stage, options in STAGES.items():

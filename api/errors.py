@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from chains.llm import LLMTimeout, LLMUnavailable
 from graph.context import MissingIdentity
@@ -105,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": readable_errors(exc)}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, invalid_request)
+    # LangServe's /batch validates each input itself and lets pydantic's error escape.
+    app.add_exception_handler(ValidationError, invalid_request)
 
 
 def readable_errors(exc: Exception) -> list[dict[str, object]]:
@@ -114,7 +117,7 @@ def readable_errors(exc: Exception) -> list[dict[str, object]]:
     cannot be encoded and turns a 422 into a 500, and a pasted secret would be
     sent back into logs and proxies.
     """
-    raw = exc.errors() if isinstance(exc, RequestValidationError) else []
+    raw = exc.errors() if isinstance(exc, RequestValidationError | ValidationError) else []
     errors = [e if isinstance(e, dict) else {"msg": str(e)} for e in raw]
     return [
         {

@@ -52,15 +52,28 @@ class RequestLog:
         token = current_request.set(stats)
         started = time.perf_counter()
         status = 500
+        response_started = response_done = False
 
         async def logging_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started, response_done
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                response_done = True
             await send(message)
 
         try:
             await self.app(scope, receive, logging_send)
+        except Exception:
+            if not response_started:
+                raise  # Starlette's error middleware answers 500
+            # A stream that failed after its headers left: LangServe has already sent an
+            # SSE `error` event and re-raises; end the body cleanly instead of letting the
+            # server cut the connection mid-chunk.
+            access_log.exception("stream failed on %s", scope.get("path"))
+            if not response_done:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             current_request.reset(token)
             access_log.info(

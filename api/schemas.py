@@ -95,7 +95,7 @@ def _input_model(name: str, options: GraphOptions, settings: Settings) -> type[B
     if options.history:
         auth_on = settings.auth_enabled
         fields["username"] = (
-            StrictStr | None,
+            StrictStr | None if auth_on else StrictStr,
             Field(
                 None if auth_on else ...,
                 max_length=64,

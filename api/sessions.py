@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field, StrictStr, field_validator
 
 from api.identity import acting_user
 from api.text import check_clean_text
-from chains.history import HistoryStore, SessionInfo, StoredMessage, validate_session_id
+from chains.history import (
+    HistoryStore,
+    SessionInfo,
+    StoredMessage,
+    validate_message_id,
+    validate_session_id,
+)
 from graph.resources import Resources
 
 UsernameParam = Annotated[
@@ -27,6 +33,11 @@ class Feedback(BaseModel):
     message_id: StrictStr = Field(..., min_length=1, max_length=128)
     score: Literal[-1, 1]
     comment: StrictStr | None = Field(None, max_length=2000)
+
+    @field_validator("message_id")
+    @classmethod
+    def _clean_message_id(cls, value: str) -> str:
+        return validate_message_id(value)
 
     @field_validator("comment")
     @classmethod
