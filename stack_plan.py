@@ -61,6 +61,8 @@ def frontend(host: str, port: int, backend_url: str) -> Child:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",  # no Deploy button for the chat's users
     ]
     return Child("frontend", argv, f"{url}/_stcore/health", {"BACKEND_URL": backend_url}, url)
 

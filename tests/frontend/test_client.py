@@ -86,13 +86,16 @@ def test_unreachable_backend_is_a_backend_error() -> None:
 def test_text_chunks_pass_through() -> None:
     stream = AnswerStream(iter(["Par", "", "is"]), URL)
     assert list(stream) == ["Par", "is"]
-    assert stream.closing == {}
+    assert stream.text == "Paris" and stream.closing == {}
 
 
 def test_dict_chunks_yield_answer_and_keep_the_closing_chunk() -> None:
     sources = [{"number": 1, "title": "T", "page_content": "text"}]
-    chunks = [{"answer": "Par"}, {"answer": "is"},
-              {"sources": sources, "message_id": "m1", "session_id": "s1"}]
+    chunks = [
+        {"answer": "Par"},
+        {"answer": "is"},
+        {"sources": sources, "message_id": "m1", "session_id": "s1"},
+    ]
     stream = AnswerStream(iter(chunks), URL)
     assert "".join(stream) == "Paris"
     assert stream.closing == {"sources": sources, "message_id": "m1", "session_id": "s1"}
@@ -103,15 +106,17 @@ def test_failure_mid_stream_keeps_what_arrived_and_raises_readably() -> None:
         yield {"answer": "Par"}
         request = httpx.Request("POST", f"{URL}/chat/stream")
         raise httpx.HTTPStatusError(
-            "boom", request=request,
+            "boom",
+            request=request,
             response=httpx.Response(500, text="Internal Server Error", request=request),
         )
 
     received = []
+    stream = AnswerStream(broken(), URL)
     with pytest.raises(BackendError, match=r"internal error \(see its log\) \(HTTP 500\)"):
-        for text in AnswerStream(broken(), URL):
+        for text in stream:
             received.append(text)
-    assert received == ["Par"]
+    assert received == ["Par"] and stream.text == "Par"
 
 
 def test_unknown_stage_is_refused_before_any_request() -> None:

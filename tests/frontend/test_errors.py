@@ -17,8 +17,7 @@ def test_pydantic_detail_list_is_flattened() -> None:
         '{"loc":["body","filter"],"msg":"Value error, unknown filter operator \'$foo\'"}]}'
     )
     assert readable_detail(body) == (
-        "question: String should have at most 50 characters; "
-        "filter: unknown filter operator '$foo'"
+        "question: String should have at most 50 characters; filter: unknown filter operator '$foo'"
     )
 
 

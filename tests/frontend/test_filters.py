@@ -72,6 +72,7 @@ def test_pickable_values_skip_ids_and_high_cardinality_keys() -> None:
 
 
 def test_pickable_values_read_the_indexs_detailed_shape_too() -> None:
-    stats = {"metadata": {"topic": {"records": 3, "distinct": 2,
-                                    "values": {"howto": 1, "tutorial": 2}}}}
+    stats = {
+        "metadata": {"topic": {"records": 3, "distinct": 2, "values": {"howto": 1, "tutorial": 2}}}
+    }
     assert pickable_values(stats) == {"topic": ["tutorial", "howto"]}

@@ -1,0 +1,145 @@
+"""All HTTP the frontend does: LangServe streaming through `RemoteRunnable`, REST through httpx.
+
+Every failure leaves this module as a `BackendError` whose message can be shown
+as it is; the app never sees an httpx exception or a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from langserve import RemoteRunnable
+
+from frontend.errors import BackendError, to_backend_error
+
+# The stages of the API contract, in the order a learner meets them.
+STAGES: dict[str, str] = {
+    "simple": "Simple: the raw question",
+    "formatted": "Formatted: a system prompt",
+    "history": "History: remembers the conversation",
+    "rag": "RAG: answers from your documents",
+    "filtered_rag": "Filtered RAG: + metadata filter",
+    "chat": "Chat: everything (hybrid search)",
+}
+HISTORY_STAGES = frozenset({"history", "rag", "filtered_rag", "chat"})
+RAG_STAGES = frozenset({"rag", "filtered_rag", "chat"})
+FILTER_STAGES = frozenset({"filtered_rag", "chat"})
+TUNABLE_STAGES = frozenset({"chat"})
+CLOSING_KEYS = ("sources", "message_id", "session_id")
+
+
+def _read_error_body(response: httpx.Response) -> None:
+    """Read an error's body while the stream is open: LangServe's 422 explains itself there,
+    and `RemoteRunnable.stream` would otherwise close the response unread."""
+    if response.status_code >= 400:
+        response.read()
+
+
+@dataclass
+class AnswerStream:
+    """The answer's text, chunk by chunk, for `st.write_stream`.
+
+    String chunks (/simple, /formatted) pass through; dict chunks give their
+    `answer`, and the closing chunk's sources and ids are kept in `closing`.
+    """
+
+    chunks: Iterator[Any]
+    backend_url: str
+    closing: dict[str, Any] = field(default_factory=dict)
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What arrived so far: the whole answer, or what was said before a failure."""
+        return "".join(self.parts)
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for chunk in self.chunks:
+                text = chunk if isinstance(chunk, str) else None
+                if isinstance(chunk, dict):
+                    text = chunk.get("answer") if isinstance(chunk.get("answer"), str) else None
+                    self.closing.update({k: chunk[k] for k in CLOSING_KEYS if k in chunk})
+                if text:
+                    self.parts.append(text)
+                    yield text
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
+            raise to_backend_error(exc, self.backend_url) from None
+
+
+class BackendClient:
+    """One backend, one identity header; thread-safe, so a Streamlit cache may share it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 15.0,
+        stream_timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.stream_timeout = stream_timeout
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=self.headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- streaming ---------------------------------------------------------
+    def stream_answer(self, stage: str, payload: dict[str, Any]) -> AnswerStream:
+        """Start streaming one answer; nothing is sent until the stream is iterated."""
+        if stage not in STAGES:
+            raise BackendError(f"Unknown stage '{stage}'.")
+        # The timeout bounds the wait for each token, not the whole answer.
+        runnable = RemoteRunnable(
+            f"{self.base_url}/{stage}", timeout=self.stream_timeout, headers=self.headers
+        )
+        runnable.sync_client.event_hooks = {"response": [_read_error_body]}
+        body = {key: value for key, value in payload.items() if value is not None}
+        return AnswerStream(runnable.stream(body), self.base_url)
+
+    # --- REST -------------------------------------------------------------
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+            response.raise_for_status()
+            return response.json() if response.content else None
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message
+            raise to_backend_error(exc, self.base_url) from None
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def list_sessions(self, username: str) -> list[dict[str, Any]]:
+        return self._call("GET", "/sessions", params={"username": username}) or []
+
+    def create_session(self, username: str, session_id: str | None = None) -> dict[str, Any]:
+        body = {"username": username, **({"session_id": session_id} if session_id else {})}
+        return self._call("POST", "/sessions", json=body)
+
+    def messages(self, username: str, session_id: str) -> list[dict[str, Any]]:
+        path = f"/sessions/{quote(session_id, safe='')}/messages"
+        return self._call("GET", path, params={"username": username}) or []
+
+    def delete_session(self, username: str, session_id: str) -> None:
+        path = f"/sessions/{quote(session_id, safe='')}"
+        self._call("DELETE", path, params={"username": username})
+
+    def send_feedback(
+        self, username: str, message_id: str, score: int, comment: str | None = None
+    ) -> None:
+        body: dict[str, Any] = {"username": username, "message_id": message_id, "score": score}
+        if comment:
+            body["comment"] = comment
+        self._call("POST", "/feedback", json=body)
+
+    def index_stats(self) -> dict[str, Any]:
+        return self._call("GET", "/index/stats")

@@ -1,0 +1,168 @@
+"""The real thing: Chromium, the Streamlit server, the backend and its index, all live.
+
+Debian's `/usr/bin/chromium` driven by playwright (`playwright install` cannot
+download browsers here; `make test` installs chromium with apt).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.frontend.corpus import ingest_corpus
+from tests.processes import REPO, backend, free_port, running
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+APP = REPO / "frontend" / "app.py"
+# What a deployment would pass too: no browser to open, no telemetry, no deploy button.
+STREAMLIT_FLAGS = {
+    "server.headless": "true",
+    "server.address": "127.0.0.1",
+    "browser.gatherUsageStats": "false",
+    "server.fileWatcherType": "none",
+    "client.toolbarMode": "viewer",
+}
+QUESTION = "How do I create a virtual environment?"
+
+# Records every length the last chat message's text goes through, so the test can tell
+# a streamed answer (many lengths) from one that arrived whole.
+RECORD_LENGTHS = """
+() => {
+  window.__lengths = [];
+  const record = () => {
+    const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
+    if (messages.length < 2) return;
+    const md = messages[messages.length - 1].querySelector('[data-testid="stMarkdown"]');
+    const n = md ? md.innerText.length : 0;
+    if (n && window.__lengths[window.__lengths.length - 1] !== n) window.__lengths.push(n);
+  };
+  new MutationObserver(record).observe(document.body,
+    {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("SKIP_BROWSER") == "1":
+        pytest.skip("SKIP_BROWSER=1: the browser test was skipped on purpose")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` (apt-get install chromium)")
+    tmp = tmp_path_factory.mktemp("browser")
+    ingest_corpus(tmp / "data")
+    # Long enough an answer to press Stop in the middle of it.
+    with backend(tmp, MAX_NEW_TOKENS="400") as backend_url:
+        warm = httpx.post(
+            f"{backend_url}/retrieve/invoke", json={"input": {"query": "venv", "k": 1}}, timeout=300
+        )
+        assert warm.status_code == 200, warm.text
+        port = free_port()
+        flags = [f"--{name}={value}" for name, value in STREAMLIT_FLAGS.items()]
+        argv = [sys.executable, "-m", "streamlit", "run", str(APP), f"--server.port={port}", *flags]
+        env = {"BACKEND_URL": backend_url, "FRONTEND_DEFAULT_USERNAME": "ada"}
+        with running(argv, f"http://127.0.0.1:{port}/_stcore/health", env, tmp / "streamlit.log"):
+            yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def page(app_url: str) -> Iterator[Any]:
+    """A fresh Chromium tab on the app (a fresh Streamlit session)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 1100})
+            tab.set_default_timeout(180_000)
+            expect.set_options(timeout=180_000)  # a cold model on a busy machine is slow
+            tab.goto(app_url)
+            expect(tab.get_by_test_id("stChatInputTextArea")).to_be_visible()
+            yield tab
+        finally:
+            browser.close()
+
+
+def send(page: Any, question: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_question_streams_an_answer_with_sources_in_chromium(
+    page: Any, artifacts_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("What would you like to know?")).to_be_visible()
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+    page.evaluate(RECORD_LENGTHS)
+    send(page, QUESTION)
+
+    messages = page.get_by_test_id("stChatMessage")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_contain_text(QUESTION)
+    answer = messages.nth(1)
+    # The thumbs appear once the answer is complete and stored.
+    expect(answer.get_by_test_id("stFeedback")).to_be_visible()
+    expect(answer.get_by_test_id("stAlert")).to_have_count(0)
+    assert answer.get_by_test_id("stMarkdown").first.inner_text().strip()
+
+    lengths = page.evaluate("window.__lengths")
+    # Markdown re-renders as it grows, so lengths are not monotonic, but many
+    # distinct ones and a short first one mean tokens arrived one by one.
+    assert len(set(lengths)) >= 3 and lengths[0] < lengths[-1], lengths
+
+    sources = answer.get_by_test_id("stExpander")
+    expect(sources.first).to_contain_text("[1]")
+    expect(sources.first).to_contain_text("samples/")
+    sources.first.locator("summary").click()
+    expect(sources.first.get_by_test_id("stText")).to_be_visible()
+    expect(sources.first.get_by_test_id("stText")).not_to_be_empty()
+
+    expect(page.get_by_text("What would you like to know?")).to_have_count(0)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("button", name=QUESTION)).to_be_visible()
+
+    answer.get_by_test_id("stFeedbackButton").first.click()  # thumbs up
+    expect(page.get_by_text("Thanks for the feedback.")).to_be_visible()
+    expect(answer.get_by_test_id("stFeedbackButtonActive")).to_have_count(1)
+    page.screenshot(path=str(artifacts_dir / "frontend-chat.png"), full_page=True)
+
+
+def test_stop_keeps_the_partial_answer_marked_cut_off(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    question = f"Write a very long essay about the history of computers ({uuid.uuid4().hex[:6]})."
+    send(page, question)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer.get_by_test_id("stMarkdown").first).not_to_be_empty()  # first tokens
+    page.get_by_test_id("stChatInputStopButton").click()
+    expect(page.get_by_test_id("stChatInputSubmitButton")).to_be_visible()
+    expect(answer.get_by_test_id("stFeedback")).to_have_count(0)  # it never finished
+
+    # What the server kept: reopen the conversation from the sidebar after a fresh start.
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("New conversation").click()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
+    sidebar.get_by_role("button", name=question[:20]).click()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+    expect(page.get_by_text("This answer was cut off before it finished.")).to_be_visible()
