@@ -23,13 +23,27 @@ RECENT = {"year": {"$gte": 2024}}
 
 
 @contextmanager
-def openai_backend(tmp: Path, **env: str) -> Iterator[str]:
-    """uvicorn serving the fake-retriever app factory; yields the base URL."""
+def openai_backend(tmp: Path, factory: str = "live_app", **env: str) -> Iterator[str]:
+    """uvicorn serving an app factory of tests.api.openai_fakes; yields the base URL.
+    The server's output goes to `tmp/oai-<port>.log`."""
     port = free_port()
-    environment = {"DATA_DIR": str(tmp / "data"), "MAX_NEW_TOKENS": "32",
-                   "RATE_LIMIT_PER_MINUTE": "0", **env}
-    argv = [sys.executable, "-m", "uvicorn", "tests.api.openai_fakes:live_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port)]
+    environment = {
+        "DATA_DIR": str(tmp / "data"),
+        "MAX_NEW_TOKENS": "16",
+        "RATE_LIMIT_PER_MINUTE": "0",
+        **env,
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"tests.api.openai_fakes:{factory}",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with running(argv, f"http://127.0.0.1:{port}/health", environment, tmp / f"oai-{port}.log"):
         yield f"http://127.0.0.1:{port}"
 
@@ -58,7 +72,9 @@ def test_stream_arrives_token_by_token(client: OpenAI) -> None:
     start = time.perf_counter()
     arrivals: list[tuple[float, str | None, str | None]] = []
     stream = client.chat.completions.create(
-        model="ragchat-formatted", stream=True, max_tokens=24,
+        model="ragchat-formatted",
+        stream=True,
+        max_tokens=24,
         messages=[
             {"role": "user", "content": "I like cats."},
             {"role": "assistant", "content": "Cats are lovely."},
@@ -78,7 +94,8 @@ def test_stream_arrives_token_by_token(client: OpenAI) -> None:
 
 def test_rag_filter_passes_through_and_sources_come_back(client: OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="ragchat-chat", max_tokens=8,
+        model="ragchat-chat",
+        max_tokens=8,
         messages=[{"role": "user", "content": "Which pets are there?"}],
         extra_body={"filter": RECENT},
     )
@@ -91,11 +108,15 @@ def test_rag_filter_passes_through_and_sources_come_back(client: OpenAI) -> None
 
 
 def test_rag_stream_ends_with_sources_on_the_final_chunk(client: OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="ragchat-chat", stream=True, max_tokens=8,
-        messages=[{"role": "user", "content": "Which pets are there?"}],
-        metadata={"filter": json.dumps({"year": 2023})},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="ragchat-chat",
+            stream=True,
+            max_tokens=8,
+            messages=[{"role": "user", "content": "Which pets are there?"}],
+            metadata={"filter": json.dumps({"year": 2023})},
+        )
+    )
     final = chunks[-1]
     assert final.choices[0].finish_reason in ("stop", "length")
     assert [s["title"] for s in final.model_extra["sources"]] == ["Cats"]
@@ -130,3 +151,52 @@ def test_api_keys_are_required_when_configured(tmp_path: Path) -> None:
             model="ragchat-simple", max_tokens=4, messages=[{"role": "user", "content": "hi"}]
         )
         assert completion.choices[0].message.content
+
+
+def test_a_client_that_leaves_stops_the_generation(tmp_path: Path) -> None:
+    """The slow fake model prints each token; after the client hangs up, no more come."""
+    with openai_backend(tmp_path, factory="slow_fake_app") as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+        stream = client.chat.completions.create(
+            model="ragchat-simple",
+            stream=True,
+            messages=[{"role": "user", "content": "Say 'word' 400 times."}],
+        )
+        received = [chunk for chunk, _ in zip(stream, range(4), strict=False)]
+        stream.close()
+        log = next(tmp_path.glob("oai-*.log"))
+        deadline = time.monotonic() + 10
+        while "fake model: closed" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        output = log.read_text()
+    assert len(received) == 4
+    assert "fake model: closed" in output
+    # 400 tokens at 20 ms would take 8 s; a stream cancelled at once stops far earlier.
+    assert output.count("fake model: token") < 100, output.count("fake model: token")
+
+
+@pytest.mark.slow
+def test_real_index_filter_end_to_end(tmp_path: Path) -> None:
+    """Ingest two files with different metadata, then ask through the SDK with a filter."""
+    from chains.ingest import ingest
+    from settings import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "cats.md").write_text("# Cats\n\nCats sleep about sixteen hours a day.\n")
+    (docs / "dogs.md").write_text("# Dogs\n\nDogs need a walk twice a day.\n")
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    ingest(settings, [docs / "cats.md"], meta={"year": 2023}, progress=False)
+    ingest(settings, [docs / "dogs.md"], meta={"year": 2024}, progress=False)
+    with openai_backend(tmp_path, factory="real_app") as url:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
+        reply = client.chat.completions.create(
+            model="ragchat-chat",
+            max_tokens=8,
+            messages=[{"role": "user", "content": "How long do animals sleep?"}],
+            extra_body={"filter": {"year": 2024}},
+        )
+    sources = reply.model_extra["sources"]
+    assert sources and all(s["metadata"]["year"] == 2024 for s in sources), sources
+    assert all("dogs" in s["source"] for s in sources)
+    assert "\n\nSources:\n[1] " in reply.choices[0].message.content
