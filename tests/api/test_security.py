@@ -121,3 +121,25 @@ def test_k_over_the_limit_is_422(settings: Settings) -> None:
         )
         assert response.status_code == 422
         assert str(settings.max_k) in response.text
+
+
+def test_rate_limit_is_shared_through_redis(settings: Settings) -> None:
+    """Two app instances (two replicas) draw from one budget when REDIS_URL is set."""
+    import uuid
+
+    shared = settings.model_copy(
+        update={"rate_limit_per_minute": 2, "redis_url": "redis://127.0.0.1:6379/15"}
+    )
+    user = f"redis-{uuid.uuid4().hex[:8]}"
+    payload = {"input": {"question": "q", "username": user}}
+    replicas = [
+        create_app(shared, Resources(settings=shared, llm=fake_chat_model())) for _ in range(2)
+    ]
+    with TestClient(replicas[0]) as first, TestClient(replicas[1]) as second:
+        codes = [
+            first.post("/history/invoke", json=payload).status_code,
+            second.post("/history/invoke", json=payload).status_code,
+            first.post("/history/invoke", json=payload).status_code,
+            second.post("/history/invoke", json=payload).status_code,
+        ]
+    assert codes == [200, 200, 429, 429]
