@@ -1,0 +1,1 @@
+"""Benchmarks: the server measured against its targets on this machine (`make bench`)."""

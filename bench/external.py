@@ -1,0 +1,131 @@
+"""Run a benchmark script that prints markdown tables, and lift its headline figures.
+
+The retrieval benches (`retrieval_latency.py`, `retrieval_quality.py`) are
+scripts with `--quick` and `--out`: they run in their own process, their full
+tables go into an appendix of `latest.md`, and a few figures become rows of
+the main table.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import Row
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    markdown: str
+    rows: list[Row]
+
+
+def parse_tables(markdown: str) -> list[list[dict[str, str]]]:
+    """Every markdown table as a list of {header: cell} dicts."""
+    tables: list[list[dict[str, str]]] = []
+    header: list[str] | None = None
+    for line in [*markdown.splitlines(), ""]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.strip().startswith("|"):
+            header = None
+        elif header is None:
+            header = cells
+            tables.append([])
+        elif not all(re.fullmatch(r":?-{3,}:?", c) for c in cells):
+            tables[-1].append(dict(zip(header, cells, strict=False)))
+    return tables
+
+
+def number(cell: str) -> float | None:
+    match = re.search(r"-?\d[\d,]*\.?\d*", cell or "")
+    return float(match.group().replace(",", "")) if match else None
+
+
+def run_script(module: str, quick: bool, timeout: float = 900.0) -> str:
+    """`python -m <module> [--quick] --out <file>`; the file's markdown."""
+    with tempfile.TemporaryDirectory(prefix="bench-ext-") as tmp:
+        out = Path(tmp) / "table.md"
+        argv = [sys.executable, "-m", module, "--out", str(out), *(["--quick"] if quick else [])]
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"{module} exited {done.returncode}: {done.stderr[-600:]}")
+        return out.read_text(encoding="utf-8")
+
+
+def run_external(
+    module: str,
+    quick: bool,
+    headline: Callable[[list[list[dict[str, str]]]], list[Row]],
+    label: str,
+) -> ScriptResult:
+    markdown = run_script(module, quick)
+    try:
+        rows = headline(parse_tables(markdown))
+    except (KeyError, IndexError, ValueError):
+        rows = []
+    if not rows:
+        rows = [Row(label, "see the appendix", None, "", note="tables in the appendix below")]
+    return ScriptResult(markdown, rows)
+
+
+def retrieval_latency_rows(tables: list[list[dict[str, str]]]) -> list[Row]:
+    """p50 search latency per index size and case, and ingest chunks/s per backend."""
+    rows = []
+    wanted = (
+        "numpy floor: dense + mask",
+        "index: dense",
+        "index: hybrid",
+        "index: hybrid + filter",
+    )
+    for table in tables:
+        for record in table:
+            if record.get("what") in wanted:
+                rows.append(
+                    Row(
+                        "retrieval latency",
+                        f"{record['what']} p50 @ {record['chunks']}",
+                        number(record["p50 ms"]),
+                        "ms",
+                        note=f"p95 {record.get('p95 ms', '?')} ms",
+                    )
+                )
+            elif "chunks/s" in record:
+                rows.append(
+                    Row(
+                        "ingest throughput",
+                        f"samples/ end to end, {record['embeddings']}",
+                        number(record["chunks/s"]),
+                        "chunks/s",
+                        note=f"{record.get('chunks')} chunks in {record.get('seconds')} s",
+                    )
+                )
+    return rows
+
+
+def retrieval_quality_rows(tables: list[list[dict[str, str]]]) -> list[Row]:
+    """recall@5 and MRR@10 of dense, sparse and hybrid α=0.5 per embedding backend."""
+    rows = []
+    for table in tables:
+        for record in table:
+            mode = record.get("mode", "")
+            if mode not in ("dense", "sparse", "hybrid α=0.5"):
+                continue
+            recall = next((k for k in record if k.startswith("recall@") and k != "recall@1"), "")
+            mrr = next((k for k in record if k.startswith("MRR@")), "")
+            rows.append(
+                Row(
+                    "retrieval quality",
+                    f"{recall}, {mode}, {record['embeddings']}",
+                    number(record[recall]),
+                    "",
+                    note=f"{mrr} {record.get(mrr, '?')}",
+                )
+            )
+    return rows

@@ -1,0 +1,97 @@
+"""Each benchmark once in quick mode (a tiny iteration), so `bench/` does not rot.
+
+The figures of a quick run mean nothing; these tests check that every benchmark
+still starts its server, drives it and returns finite numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.report import Row
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def assert_measured(rows: list[Row], expected_figures: int) -> None:
+    assert len(rows) >= expected_figures, rows
+    for row in rows:
+        assert row.value is not None and math.isfinite(row.value), row
+        assert row.verdict in {"PASS", "MISS", "info"}, row
+
+
+def test_graph_overhead_quick() -> None:
+    from bench import graph_overhead
+
+    rows = graph_overhead.main(quick=True)
+    assert_measured(rows, 5)
+    by_figure = {row.figure: row.value for row in rows}
+    # The full graph does strictly more work than the bare model route.
+    assert by_figure["TTFT p50, /chat (history + 10k-chunk hybrid retrieval)"] > 0
+
+
+def test_concurrency_quick_writes_the_plot(tmp_path: Path) -> None:
+    from bench import concurrency
+
+    plot = tmp_path / "concurrency.png"
+    rows = concurrency.main(quick=True, plot_path=plot)
+    assert_measured(rows, 7)
+    errors = next(row for row in rows if row.figure == "errors, all levels")
+    assert errors.value == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_streaming_overhead_quick() -> None:
+    from bench import streaming_overhead
+
+    rows = streaming_overhead.main(quick=True)
+    assert_measured(rows, 6)
+    assert all(row.value > 0 for row in rows if row.unit == "tok/s"), rows  # type: ignore[operator]
+
+
+def test_real_model_quick() -> None:
+    from bench import real_model
+
+    rows = real_model.main(quick=True)
+    assert_measured(rows, 6)
+
+
+def test_openai_streaming_quick() -> None:
+    from bench import openai_streaming
+
+    rows = openai_streaming.main(quick=True)
+    if rows[0].figure == "not run":
+        pytest.skip(rows[0].note)
+    assert_measured(rows, 3)
+
+
+def test_run_all_writes_one_table(tmp_path: Path) -> None:
+    out = tmp_path / "latest.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run_all",
+            "--quick",
+            "--only",
+            "concurrency",
+            "--only",
+            "no such benchmark",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = out.read_text()
+    assert "| concurrency | TTFT p95 @ 10 clients |" in table
+    assert "QUICK MODE" in table
