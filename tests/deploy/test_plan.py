@@ -22,6 +22,7 @@ def test_frontend_is_the_streamlit_app_pointed_at_the_backend() -> None:
         "--server.port": "8501",
         "--server.headless": "true",
         "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "viewer",
     }
     assert child.env == {"BACKEND_URL": "http://127.0.0.1:8000"}
     # Bound to every interface, it is still reached (and health-checked) on loopback.
