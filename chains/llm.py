@@ -8,6 +8,8 @@ HuggingFace Inference API; `endpoint` talks to any TGI / OpenAI-compatible URL
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import queue
 import threading
@@ -179,7 +181,7 @@ def _local_model(settings: Settings) -> BaseChatModel:
             "to a .gguf file"
         )
     try:
-        return SerializedChatLlamaCpp(
+        model = SerializedChatLlamaCpp(
             model_path=path,
             n_ctx=settings.llm_context_tokens,
             n_threads=settings.llm_threads or os.cpu_count() or 1,
@@ -192,6 +194,16 @@ def _local_model(settings: Settings) -> BaseChatModel:
         )
     except (ValueError, OSError) as exc:
         raise LLMUnavailable(f"local: could not load {os.path.basename(path)}") from exc
+    # Free llama.cpp while the interpreter is still whole: its __del__ at shutdown
+    # otherwise runs after the C bindings are gone and prints a TypeError.
+    atexit.register(_close_quietly, model)
+    return model
+
+
+def _close_quietly(model: SerializedChatLlamaCpp) -> None:
+    model._worker.shutdown(wait=False, cancel_futures=True)
+    with contextlib.suppress(Exception):
+        model.client.close()
 
 
 def _hub_endpoint_model(settings: Settings) -> BaseChatModel:
