@@ -3,8 +3,8 @@
 The fake emits a word every 20 ms, 50 words per answer, so a perfect server
 gives every client 50 tokens/s: N clients should see N × 50 tokens/s in
 aggregate, and their first token after ~20 ms. What is lost on top is the
-server's (and this machine's loopback) overhead under load. Clients are
-`httpx.AsyncClient` streams of `/formatted/stream`, started together; each
+server's (and this machine's loopback) overhead under load. Each client is its
+own `httpx.AsyncClient` streaming `/formatted/stream`; all start together; each
 level is warmed up once (connections opened) and then measured `repeats` times.
 
 The CPU seconds the server process and this client process spend per delivered
@@ -54,26 +54,30 @@ class LevelResult:
         return self.tokens_per_s / self.ideal_tokens_per_s
 
 
-async def _round(
-    client: httpx.AsyncClient, url: str, clients: int
-) -> tuple[list[StreamTiming], float]:
+async def _round(clients: list[httpx.AsyncClient], url: str) -> tuple[list[StreamTiming], float]:
     start = time.perf_counter()
     timings = await asyncio.gather(
-        *(timed_stream(client, url, {"question": f"question {i}"}) for i in range(clients))
+        *(
+            timed_stream(client, url, {"question": f"question {i}"})
+            for i, client in enumerate(clients)
+        )
     )
     return list(timings), time.perf_counter() - start
 
 
 async def measure_level(server: Server, clients: int, repeats: int, tokens: int) -> LevelResult:
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    """One `httpx.AsyncClient` per simulated user, like independent browsers: a single shared
+    client's connection pool costs O(connections) per request and, past ~50 streams, more
+    CPU than the server it measures."""
     url = server.url + ROUTE
     p50s, p95s, rates, server_cpu, client_cpu, errors = [], [], [], [], [], 0
     first_error = ""
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
-        await _round(client, url, clients)  # warm-up: opens the connections
+    users = [httpx.AsyncClient(timeout=60.0) for _ in range(clients)]
+    try:
+        await _round(users, url)  # warm-up: opens the connections
         for _ in range(repeats):
             server_before, client_before = server.cpu_seconds(), time.process_time()
-            timings, wall = await _round(client, url, clients)
+            timings, wall = await _round(users, url)
             delivered = max(1, sum(t.words for t in timings))
             server_cpu.append((server.cpu_seconds() - server_before) / delivered * 1e6)
             client_cpu.append((time.process_time() - client_before) / delivered * 1e6)
@@ -86,6 +90,8 @@ async def measure_level(server: Server, clients: int, repeats: int, tokens: int)
             p95s.append(percentile(ttfts, 95))
             rates.append(delivered / wall)
             await asyncio.sleep(0.2)
+    finally:
+        await asyncio.gather(*(user.aclose() for user in users))
     return LevelResult(
         clients,
         median(p50s),

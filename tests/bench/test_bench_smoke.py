@@ -59,7 +59,11 @@ def test_real_model_quick() -> None:
     from bench import real_model
 
     rows = real_model.main(quick=True)
-    assert_measured(rows, 6)
+    # The tiny model sometimes answers nothing at all (8 tokens allowed here): a figure that
+    # needs an answer may then be absent, and must say so instead of showing a number.
+    assert_measured([row for row in rows if row.value is not None], 4)
+    assert len(rows) == 7
+    assert all(row.note for row in rows if row.value is None), rows
 
 
 def test_openai_streaming_quick() -> None:
