@@ -70,13 +70,13 @@ def run_one(bench: Benchmark, quick: bool, results_dir: Path) -> Outcome:
         return Outcome([not_available(bench.label, f"failed: {type(exc).__name__}: {exc}"[:300])])
 
 
-def wait_for_idle(max_wait_s: float) -> float:
-    """Sample how busy the machine is; with `max_wait_s`, wait for it to calm down."""
-    deadline = time.monotonic() + max_wait_s
+def wait_for_idle(max_wait_s: float) -> tuple[float, float]:
+    """How busy the machine is, and how long we waited for it to calm down (`max_wait_s`)."""
+    started = time.monotonic()
     busy = machine_busy()
-    while busy > IDLE and time.monotonic() < deadline:
+    while busy > IDLE and time.monotonic() - started < max_wait_s:
         busy = machine_busy(2.0)
-    return busy
+    return busy, time.monotonic() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,10 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     appendix: list[str] = []
     busy: list[str] = []
+    total_wait = 0.0
     for bench in BENCHMARKS:
         if args.only and bench.label not in args.only:
             continue
-        before = wait_for_idle(args.wait_idle)
+        before, waited = wait_for_idle(args.wait_idle)
+        total_wait += waited
         print(f"[bench] {bench.label} (machine {before:.0%} busy before) ...", file=sys.stderr)
         lap = time.perf_counter()
         outcome = run_one(bench, args.quick, out.parent)
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         "CPU busy with other processes just before each benchmark (should be near 0 %): "
         + ", ".join(busy),
     ]
+    if total_wait >= 1.5 * len(busy) + 1:
+        notes.append(f"Waited {total_wait:.0f} s in all for the machine to be idle (--wait-idle).")
     if args.quick:
         notes.append("QUICK MODE: one tiny iteration each; the figures mean nothing.")
     report = render_report(rows, time.perf_counter() - started, notes, appendix)
