@@ -12,6 +12,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGenerationChunk
 
 from settings import Settings
 
@@ -26,6 +27,16 @@ FAKE_ANSWER = "Paris is the capital of France."
 
 class FakeChatModel(GenericFakeChatModel):
     """A fake LLM that repeats one answer; unit tests of logic only, never of quality."""
+
+
+class BreaksMidStream(FakeChatModel):
+    """Fake LLM that fails after two tokens: a generation failure mid-stream."""
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        for index, chunk in enumerate(super()._stream(*args, **kwargs)):
+            if index == 2:
+                raise RuntimeError("secret internals: the model fell over")
+            yield chunk
 
 
 def fake_chat_model(answer: str = FAKE_ANSWER) -> FakeChatModel:

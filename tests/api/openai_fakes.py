@@ -173,16 +173,6 @@ class RecordingFakeChatModel(FakeChatModel):
         yield from super()._stream(messages, stop, run_manager, **kwargs)
 
 
-class BreaksMidStream(FakeChatModel):
-    """Fake LLM that fails after two tokens."""
-
-    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        for index, chunk in enumerate(super()._stream(*args, **kwargs)):
-            if index == 2:
-                raise RuntimeError("secret internals fell over")
-            yield chunk
-
-
 class Unreachable(FakeChatModel):
     """Fake LLM whose provider cannot be reached."""
 

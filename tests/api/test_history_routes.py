@@ -14,8 +14,7 @@ from langchain_core.messages import AIMessage
 from graph.resources import Resources
 from server import create_app
 from settings import Settings
-from tests.api.test_server_routes import BreaksMidStream
-from tests.conftest import FAKE_ANSWER, fake_chat_model, sse_events
+from tests.conftest import FAKE_ANSWER, BreaksMidStream, fake_chat_model, sse_events
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from graph.resources import Resources
 from graph.streaming import token_stream
 from settings import Settings
 from tests.api.openai_fakes import (
-    BreaksMidStream,
     FakeRetriever,
     Unreachable,
     access_users,
@@ -40,6 +39,7 @@ from tests.api.openai_fakes import (
     slow_fake_model,
     stream_chunks,
 )
+from tests.conftest import BreaksMidStream
 
 URL = "/v1/chat/completions"
 

@@ -8,14 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk
 
 from graph.resources import Resources
 from server import create_app
 from settings import Settings
-from tests.conftest import FAKE_ANSWER, FakeChatModel, fake_chat_model, sse_events
+from tests.conftest import FAKE_ANSWER, BreaksMidStream, fake_chat_model, sse_events
 
 
 @pytest.fixture
@@ -136,22 +133,6 @@ def test_body_over_the_limit_is_refused(client: TestClient, settings: Settings) 
     )
     assert response.status_code == 413
     assert "MAX_BODY_BYTES" in response.text
-
-
-class BreaksMidStream(FakeChatModel):
-    """Fake model that fails after two tokens: a generation failure mid-stream."""
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        for index, chunk in enumerate(super()._stream(messages, stop, run_manager, **kwargs)):
-            if index == 2:
-                raise RuntimeError("the model fell over")
-            yield chunk
 
 
 def test_generation_failure_ends_the_stream_with_an_error_event(settings: Settings) -> None:

@@ -4,7 +4,6 @@ a fake retriever (tests.api.openai_fakes.live_app) so the filter's arrival can b
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.processes import free_port, running
+from tests.processes import backend
 
 pytestmark = pytest.mark.integration
 
@@ -24,28 +23,12 @@ RECENT = {"year": {"$gte": 2024}}
 
 @contextmanager
 def openai_backend(tmp: Path, factory: str = "live_app", **env: str) -> Iterator[str]:
-    """uvicorn serving an app factory of tests.api.openai_fakes; yields the base URL.
-    The server's output goes to `tmp/oai-<port>.log`."""
-    port = free_port()
-    environment = {
-        "DATA_DIR": str(tmp / "data"),
-        "MAX_NEW_TOKENS": "16",
-        "RATE_LIMIT_PER_MINUTE": "0",
-        **env,
-    }
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"tests.api.openai_fakes:{factory}",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with running(argv, f"http://127.0.0.1:{port}/health", environment, tmp / f"oai-{port}.log"):
-        yield f"http://127.0.0.1:{port}"
+    """An app factory of tests.api.openai_fakes behind uvicorn (tests.processes.backend);
+    the server's output goes to `tmp/backend-<port>.log`."""
+    with backend(
+        tmp, app=f"tests.api.openai_fakes:{factory}", **{"MAX_NEW_TOKENS": "16", **env}
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +147,7 @@ def test_a_client_that_leaves_stops_the_generation(tmp_path: Path) -> None:
         )
         received = [chunk for chunk, _ in zip(stream, range(4), strict=False)]
         stream.close()
-        log = next(tmp_path.glob("oai-*.log"))
+        log = next(tmp_path.glob("backend-*.log"))
         deadline = time.monotonic() + 10
         while "fake model: closed" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
