@@ -6,7 +6,8 @@
    - LocalHybridIndex.search in dense, sparse and hybrid modes, with and without a filter
      (the index compiles the filter, scores BM25, fuses, and builds the result objects).
 2. Ingest end to end (parse, split into 1,000-character chunks, embed, write the index)
-   over samples/ with each embedding backend.
+   over samples/ with each embedding backend; torch fp32 (plain sentence-transformers) is
+   the baseline, and the row marked `auto` is what `INGEST_EMBEDDING_BACKEND` picks here.
 
     python bench/retrieval_latency.py [--quick] [--out results.md] [--data-dir ./data]
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from chains.chunks import Chunk
-from chains.embeddings import get_embeddings
+from chains.embeddings import get_embeddings, ingest_backend
 from chains.index import LocalHybridIndex
 from chains.ingest import ingest
 from settings import Settings
@@ -131,10 +132,13 @@ def ingest_rows(args: argparse.Namespace) -> list[list[str]]:
     if args.quick:
         folders = [p for p in folders if p.name == "tutorial"] or folders[:1]
     rows = []
+    chosen = ingest_backend(Settings(_env_file=None))
     for backend in args.backends.split(","):
-        settings = Settings(data_dir=args.data_dir, embedding_backend=backend, _env_file=None)
+        settings = Settings(
+            data_dir=args.data_dir, ingest_embedding_backend=backend, _env_file=None
+        )
         started = time.perf_counter()
-        embeddings = get_embeddings(settings)
+        embeddings = get_embeddings(settings, backend)
         embeddings.embed_query("warm up")
         load = time.perf_counter() - started
         with tempfile.TemporaryDirectory() as tmp:
@@ -144,7 +148,7 @@ def ingest_rows(args: argparse.Namespace) -> list[list[str]]:
             lengths = [len(snapshot.text(i)) for i in range(len(snapshot))] or [0]
         rows.append(
             [
-                backend,
+                f"{backend} (auto)" if backend == chosen else backend,
                 f"{report.chunks}",
                 f"{np.mean(lengths):.0f}",
                 f"{report.seconds:.1f}",
@@ -192,7 +196,7 @@ def main() -> None:
         default=Path("data"),
         help="DATA_DIR for the run (the ONNX build is cached in MODELS_DIR or DATA_DIR/models)",
     )
-    parser.add_argument("--backends", default="onnx-int8,torch")
+    parser.add_argument("--backends", default="onnx-int8,torch-bf16,torch")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: smoke test")
     parser.add_argument("--out", type=Path, help="also write the tables to this file")

@@ -133,7 +133,7 @@ class Snapshot:
         keep = np.flatnonzero(~remove)
         term_index = dict(self.term_index)
         rows, cols, counts = [], [], []
-        for row, tokens in enumerate(sparse.tokenize([c.text for c in chunks])):
+        for row, tokens in enumerate(sparse.document_tokens(chunks)):
             for token, count in Counter(tokens).items():
                 rows.append(row)
                 cols.append(term_index.setdefault(token, len(term_index)))

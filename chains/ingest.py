@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from chains.chunks import Chunk
-from chains.embeddings import embed_texts, get_embeddings
+from chains.embeddings import embed_texts, get_embeddings, ingest_backend
 from chains.loaders import discover, load
 
 if TYPE_CHECKING:
@@ -133,7 +133,8 @@ def ingest(
             document.text, source=file.source, title=document.title, settings=settings, extra=meta
         )
     # `is None`, not `or`: an empty index has len 0 and is falsy.
-    embeddings = get_embeddings(settings) if embeddings is None else embeddings
+    if embeddings is None:
+        embeddings = get_embeddings(settings, ingest_backend(settings))
     store = open_store(settings) if store is None else store
     vectors = _embed(embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress)
     if chunks:
@@ -148,8 +149,8 @@ def ingest(
 
 
 def _embed(embeddings: Embeddings, texts: list[str], batch: int, progress: bool) -> np.ndarray:
-    # Groups of several batches keep the length sort inside OnnxEmbeddings effective.
-    group = batch * 4
+    # Groups of many batches keep the backends' sort by length effective (less padding).
+    group = max(batch * 4, 256)
     parts = []
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress) as bar:
         for start in range(0, len(texts), group):

@@ -1,6 +1,6 @@
 """Find documents on disk and turn each into plain text with a title.
 
-Formats: Markdown, plain text, reStructuredText, HTML (BeautifulSoup, navigation and
+Formats: Markdown, plain text, reStructuredText, HTML (lxml, navigation and
 scripts dropped) and PDF (pypdf).
 """
 
@@ -32,6 +32,11 @@ _BLOCK_TAGS = (
     "blockquote",
     "article",
     "main",
+)
+# Navigation, search boxes and Sphinx's "¶" permalinks are not content.
+_NOISE_XPATH = (
+    "//*[@role='navigation' or @role='search']"
+    " | //a[contains(concat(' ', normalize-space(@class), ' '), ' headerlink ')]"
 )
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>:._])\1{2,}\s*$")
 
@@ -93,22 +98,32 @@ def load(path: Path) -> LoadedDocument:
 
 
 def _load_html(data: bytes, path: Path) -> LoadedDocument:
-    from bs4 import BeautifulSoup
+    # lxml directly, not through BeautifulSoup: ingest spent more time building soup trees
+    # than in the parser itself. bs4's UnicodeDammit still sniffs the encoding (BOM, meta).
+    import lxml.html
+    from bs4.dammit import UnicodeDammit
+    from lxml.etree import ParserError, strip_elements
 
-    soup = BeautifulSoup(data, "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.select('[role="navigation"], [role="search"], a.headerlink'):
-        tag.decompose()
-    body = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.body or soup
+    encoding = UnicodeDammit(data, ["utf-8"], is_html=True).original_encoding or "utf-8"
+    parser = lxml.html.HTMLParser(encoding=encoding, remove_comments=True, remove_pis=True)
+    try:
+        root = lxml.html.document_fromstring(data, parser=parser)
+    except ParserError:  # nothing but whitespace
+        return LoadedDocument("", path.name)
+    title_tag = root.find(".//title")
+    title = " ".join(title_tag.text_content().split()) if title_tag is not None else ""
+    strip_elements(root, *_DROP_TAGS, with_tail=False)
+    for tag in root.xpath(_NOISE_XPATH):
+        tag.drop_tree()
+    main = root.xpath("//main | //*[@role='main']")
+    body = main[0] if main else root.find("body") if root.find("body") is not None else root
     if not title:
-        heading = body.find(["h1", "h2", "h3"])
-        title = heading.get_text(" ", strip=True) if heading else path.name
+        headings = body.xpath(".//h1 | .//h2 | .//h3")
+        title = " ".join(headings[0].text_content().split()) if headings else path.name
     # Block elements end a line; inline ones (code, links) keep the sentence together.
-    for tag in body.find_all(_BLOCK_TAGS):
-        tag.insert_after("\n")
-    lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in body.get_text().splitlines())
+    for tag in body.iter(*_BLOCK_TAGS):
+        tag.tail = "\n" + (tag.tail or "")
+    lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in body.text_content().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return LoadedDocument(text, title.replace("¶", "").strip())
 

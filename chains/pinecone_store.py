@@ -100,7 +100,7 @@ class PineconeStore:
         """Replace every chunk of the sources in `chunks` with these."""
         vectors = np.asarray(vectors, dtype=np.float32)
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        tokens = sparse.tokenize([c.text for c in chunks])
+        tokens = sparse.document_tokens(chunks)
         by_source: dict[str, list[list[str]]] = {}
         for chunk, toks in zip(chunks, tokens, strict=True):
             by_source.setdefault(chunk.source, []).append(toks)

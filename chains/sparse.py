@@ -5,7 +5,9 @@ apart: a document vector (saturated term frequency, no idf) stored at upsert, an
 vector (idf) sent per request. bm25s folds idf into its stored scores. bm25s still does the
 tokenizing (its regex and English stopwords; nothing to download), with PyStemmer's
 English Snowball stemmer so "sorting" finds "sorted" (it lifted sparse MRR on the labelled
-set, see bench/retrieval_quality.py).
+set, see bench/retrieval_quality.py). A chunk is indexed with its document's title in front,
+as a search engine indexes a title field: the words a page is about are often only in its
+title (measured: sparse MRR 0.909 -> 0.915, hybrid 0.941 -> 0.963 on the labelled set).
 
 Scale: document weights are `tf*(k1+1)/(tf + k1*(1-b+b*len/avgdl)) / (k1+1)`, in [0, 1);
 query weights are the idf of each distinct query term divided by their sum. Their dot
@@ -25,10 +27,12 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from chains.chunks import Chunk
+
 K1 = 1.2
 B = 0.75
 # Stored in index manifests: an index tokenized differently must be rebuilt, not mixed.
-TOKENIZER = "bm25s-en-stopwords+snowball-en/1"
+TOKENIZER = "bm25s-en-stopwords+snowball-en+title/2"
 
 _local = threading.local()  # PyStemmer objects are not safe to share between threads
 
@@ -49,6 +53,18 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     )
     # bm25s returns [""] for a text with no tokens; an empty list is what we mean.
     return [[t for t in doc if t] for doc in tokens]
+
+
+def indexed_text(text: str, title: object) -> str:
+    """What BM25 sees of a chunk: its document's title, then the chunk (title once)."""
+    if not isinstance(title, str) or not title or text.startswith(title):
+        return text
+    return f"{title}\n\n{text}"
+
+
+def document_tokens(chunks: Iterable[Chunk]) -> list[list[str]]:
+    """BM25 tokens of each chunk, title included; both backends index exactly these."""
+    return tokenize([indexed_text(c.text, c.metadata.get("title")) for c in chunks])
 
 
 def token_hash(token: str) -> int:

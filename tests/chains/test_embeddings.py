@@ -40,3 +40,13 @@ def test_onnx_int8_matches_torch_fp32(settings):
     assert float(query @ a[0]) >= 0.98
     # Ranking agrees: each text is nearest to its own torch embedding.
     assert ((a @ b.T).argmax(axis=1) == np.arange(len(TEXTS))).all()
+
+
+def test_torch_bf16_matches_torch_fp32(settings):
+    bf16 = get_embeddings(settings, backend="torch-bf16")
+    a, b = embed_texts(bf16, TEXTS), embed_texts(get_embeddings(settings, backend="torch"), TEXTS)
+    assert a.dtype == np.float32 and a.shape == b.shape
+    assert (a * b).sum(axis=1).min() >= 0.995
+    # Documents embedded in bf16 are found by queries embedded with onnx-int8.
+    query = np.asarray(get_embeddings(settings).embed_query(TEXTS[0]))
+    assert int((a @ query).argmax()) == 0

@@ -116,6 +116,18 @@ def test_modes(index):
         index.search(query, "x", k=3, alpha=1.5)
 
 
+def test_bm25_indexes_the_title_but_returns_the_chunk_text(tmp_path):
+    idx = LocalHybridIndex.open(tmp_path / "titled", create=True)
+    title = "bisect — Array bisection algorithm"
+    chunks = make_chunks("bisect.html", ["insort(a, x) inserts x in a", title + " intro"])
+    chunks = [Chunk(c.text, {**c.metadata, "title": title}) for c in chunks]
+    idx.upsert(chunks + make_chunks("heapq.html", ["heap queue"]), vectors_for(3))
+    hits = idx.search(None, "bisection", k=5, mode="sparse")
+    assert {h.chunk.text for h in hits} == {"insort(a, x) inserts x in a", title + " intro"}
+    # The title is counted once in a chunk that already starts with it.
+    assert hits[0].score == pytest.approx(hits[1].score, rel=0.2)
+
+
 def test_filters_and_k(index):
     query = vectors_for(1)[0]
     hits = index.search(query, "files", k=10, filter={"year": {"$gte": 2005}})

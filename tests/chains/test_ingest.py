@@ -137,7 +137,9 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     from chains import ingest_cli
 
     monkeypatch.setattr(
-        chains.ingest, "get_embeddings", lambda settings: DeterministicFakeEmbedding(size=8)
+        chains.ingest,
+        "get_embeddings",
+        lambda settings, backend=None: DeterministicFakeEmbedding(size=8),
     )
     settings = Settings(data_dir=library / "data", _env_file=None)
     parser = argparse.ArgumentParser()

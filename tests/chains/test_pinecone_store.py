@@ -22,7 +22,8 @@ TEXTS = ["temporary files and directories", "json encoder and decoder", "csv fil
 
 
 def make_chunks(source: str = "lib/a.html", texts: list[str] = TEXTS) -> list[Chunk]:
-    return [Chunk(t, {"source": source, "chunk": i, "year": 2020}) for i, t in enumerate(texts)]
+    meta = {"source": source, "year": 2020, "title": "Library reference"}
+    return [Chunk(t, {**meta, "chunk": i}) for i, t in enumerate(texts)]
 
 
 def vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -52,10 +53,12 @@ def test_upsert_sends_dense_sparse_and_text_metadata(store):
         "source": "lib/a.html",
         "chunk": 1,
         "year": 2020,
+        "title": "Library reference",
         "text": "json encoder and decoder",
     }
     sparse = records[0]["sparse_values"]
-    assert len(sparse["indices"]) == len(set(sparse["indices"])) == 3  # temporary files dirs
+    # temporary files dirs, and the title's library reference
+    assert len(sparse["indices"]) == len(set(sparse["indices"])) == 5
     assert all(0 < v < 1 for v in sparse["values"])
     assert (Path(store.stats_path)).exists()
 
@@ -137,7 +140,8 @@ def test_fused_scores_equal_the_local_index(store):
     """Pinecone scores a record as dot(dense) + dot(sparse): replay that on what was sent."""
     chunks, vecs = make_chunks(), vectors(3)
     store.upsert(chunks, vecs)
-    query, text, alpha = vectors(1, seed=7)[0], "csv files encoder", 0.3
+    # "reference" is only in the title: both backends index titles the same way.
+    query, text, alpha = vectors(1, seed=7)[0], "csv files encoder reference", 0.3
     store.search(query, text, k=3, filter=None, mode="hybrid", alpha=alpha)
     sent = store.index.query.call_args.kwargs
     q_sparse = dict(
