@@ -12,11 +12,24 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)  ## create .venv and install the project with its dev extras (idempotent)
 
+# llama.cpp is compiled here, without -march=native (as in the Dockerfile): built natively on
+# a CPU with AMX, llama-cpp-python 0.3.36 dies with a general protection fault in
+# libggml-cpu on its first decode. pip's own wheel cache does not key on CMAKE_ARGS, so the
+# wheel is built into a folder named after the version and flags, and reused from there.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+LLAMA_WHEELS := $(HOME)/.cache/ragchat/llama-cpp-wheels/$(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first: a bare `torch` requirement would pull the CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) once (about 4 minutes)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-deps \
+	    --no-cache-dir -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
+	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
