@@ -72,7 +72,8 @@ class LocalHybridIndex:
                 if manifest.get("tokenizer") != sparse.TOKENIZER:
                     raise ValueError(
                         f"built with tokenizer {manifest.get('tokenizer')!r}, this version "
-                        f"uses {sparse.TOKENIZER!r}; re-ingest into a fresh index"
+                        f"uses {sparse.TOKENIZER!r}: rebuild it with "
+                        "`ragchat ingest --rebuild PATH...`"
                     )
                 snapshot = Snapshot.load(index_store.version_dir(self.path, manifest))
                 if len(snapshot) != manifest.get("count"):
@@ -98,7 +99,8 @@ class LocalHybridIndex:
                 self._signature = signature
                 if self._snapshot is None:
                     raise IndexUnavailable(
-                        f"index at {self.path} is unreadable ({exc}); re-run ingest"
+                        f"index at {self.path} is unreadable ({exc}); rebuild it with "
+                        "`ragchat ingest --rebuild PATH...`"
                     ) from exc
                 log.warning(
                     "keeping index version %s: new one unreadable: %s", self._snapshot.version, exc
@@ -178,6 +180,25 @@ class LocalHybridIndex:
                 self._snapshot = snapshot
                 self._signature = index_store.manifest_signature(self.path)
             return removed
+
+    @classmethod
+    def for_rebuild(cls, path: str | Path) -> LocalHybridIndex:
+        """A writer that never reads the current version (it may be from another release)."""
+        index = cls(Path(path))
+        index._snapshot = Snapshot.empty()
+        return index
+
+    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Make `chunks` the whole index; readers switch from the old version atomically."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(chunks):
+            raise ValueError("need one vector per chunk")
+        with index_store.write_lock(self.path):
+            snapshot = Snapshot.empty().replaced(np.zeros(0, dtype=bool), chunks, vectors)
+            snapshot.save(self.path)
+            with self._lock:
+                self._snapshot = snapshot
+                self._signature = index_store.manifest_signature(self.path)
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Add chunks; every chunk already stored for the same `source` is replaced."""

@@ -36,6 +36,7 @@ class ChunkStore(Protocol):
     """What ingest needs from a backend (LocalHybridIndex and PineconeStore have it)."""
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
     def delete_source(self, source: str) -> int: ...
     def stats(self) -> dict[str, Any]: ...
 
@@ -97,14 +98,16 @@ def split_document(
     ]
 
 
-def open_store(settings: Settings) -> ChunkStore:
-    """The writable backend selected by `VECTOR_BACKEND`."""
+def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
+    """The writable backend selected by `VECTOR_BACKEND`; `rebuild` never reads its data."""
     if settings.vector_backend == "pinecone":
         from chains.pinecone_store import PineconeStore
 
-        return PineconeStore.from_settings(settings)
+        return PineconeStore.from_settings(settings, rebuild=rebuild)
     from chains.index import LocalHybridIndex
 
+    if rebuild:
+        return LocalHybridIndex.for_rebuild(settings.index_dir)
     return LocalHybridIndex.open(settings.index_dir, create=True)
 
 
@@ -116,8 +119,13 @@ def ingest(
     embeddings: Embeddings | None = None,
     store: ChunkStore | None = None,
     progress: bool = True,
+    rebuild: bool = False,
 ) -> IngestReport:
-    """Load, split, embed and upsert every supported file under `paths`."""
+    """Load, split, embed and upsert every supported file under `paths`.
+
+    With `rebuild`, these files become the whole index: every other chunk is dropped, and an
+    index that this release cannot read (another BM25 tokenizer) is replaced, not refused.
+    """
     started = time.perf_counter()
     files, skipped = discover(paths)
     chunks: list[Chunk] = []
@@ -135,9 +143,13 @@ def ingest(
     # `is None`, not `or`: an empty index has len 0 and is falsy.
     if embeddings is None:
         embeddings = get_embeddings(settings, ingest_backend(settings))
-    store = open_store(settings) if store is None else store
+    if rebuild and not chunks:
+        raise ValueError("nothing to ingest: --rebuild would leave the index empty")
+    store = open_store(settings, rebuild=rebuild) if store is None else store
     vectors = _embed(embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress)
-    if chunks:
+    if rebuild:
+        store.replace_all(chunks, vectors)
+    elif chunks:
         store.upsert(chunks, vectors)
     return IngestReport(
         files=len(files) - len(errors),

@@ -29,6 +29,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="metadata on every chunk; ints, floats and true/false are typed",
     )
     ingest.add_argument("--delete", metavar="SOURCE", help="remove every chunk of SOURCE")
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="make PATHs the whole index, dropping everything else (also after an upgrade "
+        "that changed how chunks are indexed)",
+    )
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=run_ingest)
     stats = commands.add_parser("stats", help="chunks, sources and metadata values in the index")
@@ -51,15 +57,19 @@ def run_ingest(args: argparse.Namespace, settings: Settings | None = None) -> in
     settings = _settings(settings)
     try:
         if args.delete:
-            if args.paths or args.meta:
-                raise ValueError("--delete takes no paths or --meta")
+            if args.paths or args.meta or args.rebuild:
+                raise ValueError("--delete takes no paths, --meta or --rebuild")
             removed = delete_source(settings, args.delete)
             print(f"removed {removed} chunks of {args.delete}")
             return 0
         if not args.paths:
             raise ValueError("give at least one PATH (or --delete SOURCE)")
         report = ingest(
-            settings, args.paths, meta=parse_meta(args.meta), progress=not args.no_progress
+            settings,
+            args.paths,
+            meta=parse_meta(args.meta),
+            progress=not args.no_progress,
+            rebuild=args.rebuild,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"ragchat ingest: {exc}", file=sys.stderr)

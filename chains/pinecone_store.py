@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -46,15 +47,24 @@ class _PrecomputedVectorsOnly(Embeddings):
 class PineconeStore:
     """Upsert, delete and search one Pinecone index namespace."""
 
-    def __init__(self, index: Any, *, namespace: str, stats_path: Path, name: str = "") -> None:
+    def __init__(
+        self,
+        index: Any,
+        *,
+        namespace: str,
+        stats_path: Path,
+        name: str = "",
+        rebuild: bool = False,
+    ) -> None:
         self.index = index
         self.namespace = namespace
         self.name = name
         self.stats_path = stats_path
-        self.corpus = self._load_corpus()
+        # A rebuild never reads the old statistics: they may be from another release.
+        self.corpus = sparse.CorpusStats() if rebuild else self._load_corpus()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PineconeStore:
+    def from_settings(cls, settings: Settings, *, rebuild: bool = False) -> PineconeStore:
         if settings.pinecone_api_key is None:
             raise IndexUnavailable("VECTOR_BACKEND=pinecone needs PINECONE_API_KEY")
         from pinecone import Pinecone, ServerlessSpec
@@ -73,7 +83,13 @@ class PineconeStore:
             )
         namespace = settings.pinecone_namespace
         stats_path = settings.data_dir / "pinecone" / f"{name}.{namespace or 'default'}.bm25.json"
-        return cls(client.Index(name), namespace=namespace, stats_path=stats_path, name=name)
+        return cls(
+            client.Index(name),
+            namespace=namespace,
+            stats_path=stats_path,
+            name=name,
+            rebuild=rebuild,
+        )
 
     # --- BM25 statistics kept beside the data ---------------------------------------
     def _load_corpus(self) -> sparse.CorpusStats:
@@ -84,7 +100,8 @@ class PineconeStore:
         if saved.get("tokenizer") != sparse.TOKENIZER:
             raise IndexUnavailable(
                 f"{self.stats_path} was built with tokenizer {saved.get('tokenizer')!r}, "
-                f"this version uses {sparse.TOKENIZER!r}: re-ingest into a fresh namespace"
+                f"this version uses {sparse.TOKENIZER!r}: rebuild the namespace with "
+                "`ragchat ingest --rebuild PATH...`"
             )
         return sparse.CorpusStats(saved["sources"])
 
@@ -96,6 +113,15 @@ class PineconeStore:
         os.replace(staged, self.stats_path)
 
     # --- writing --------------------------------------------------------------------
+    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Empty the namespace, then upsert `chunks` (not atomic: Pinecone has no swap)."""
+        from pinecone.exceptions import NotFoundException
+
+        with contextlib.suppress(NotFoundException):  # the namespace does not exist yet
+            self.index.delete(delete_all=True, namespace=self.namespace)
+        self.corpus = sparse.CorpusStats()
+        self.upsert(chunks, vectors)
+
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Replace every chunk of the sources in `chunks` with these."""
         vectors = np.asarray(vectors, dtype=np.float32)

@@ -179,5 +179,19 @@ def test_an_index_from_another_tokenizer_must_be_rebuilt(index, tmp_path):
     manifest_path = tmp_path / "index" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest_path.write_text(json.dumps({**manifest, "tokenizer": "something-else/0"}))
-    with pytest.raises(IndexUnavailable, match="re-ingest"):
+    with pytest.raises(IndexUnavailable, match="ingest --rebuild"):
         LocalHybridIndex.open(tmp_path / "index")
+
+
+def test_replace_all_swaps_an_unreadable_index_for_new_chunks(index, tmp_path):
+    reader = index  # a reader that holds the old version
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "tokenizer": "something-else/0"}))
+    writer = LocalHybridIndex.for_rebuild(tmp_path / "index")
+    writer.replace_all(make_chunks("c.md", ["fresh start"]), vectors_for(1))
+    reopened = LocalHybridIndex.open(tmp_path / "index")
+    assert [h.chunk.source for h in reopened.search(None, "fresh", k=5, mode="sparse")] == ["c.md"]
+    assert len(reopened) == 1
+    time.sleep(reader.reload_interval + 0.05)
+    assert len(reader) == 1  # readers move to the new version by themselves

@@ -157,3 +157,12 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     assert "removed 1 chunks" in capsys.readouterr().out
     assert run("ingest", "library", "--meta", "chunk=1") == 2
     assert "set by ingest itself" in capsys.readouterr().err
+    # --rebuild: these files become the whole index; refused when there is nothing to ingest
+    assert run("ingest", "--rebuild", "library/sub/notes.md", "--no-progress") == 0
+    capsys.readouterr()
+    assert run("stats") == 0
+    assert "1 chunks from 1 sources" in capsys.readouterr().out
+    (library / "empty").mkdir()
+    assert run("ingest", "--rebuild", "empty") == 2
+    assert "would leave the index empty" in capsys.readouterr().err
+    assert run("ingest", "--delete", "x", "--rebuild") == 2

@@ -201,8 +201,26 @@ def test_stats_from_another_tokenizer_are_refused(store):
     store.upsert(make_chunks(), vectors(3))
     saved = json.loads(store.stats_path.read_text())
     store.stats_path.write_text(json.dumps({**saved, "tokenizer": "old/0"}))
-    with pytest.raises(IndexUnavailable, match="re-ingest"):
+    with pytest.raises(IndexUnavailable, match="--rebuild"):
         PineconeStore(store.index, namespace="ns", stats_path=store.stats_path)
+    # A rebuild never reads them: it empties the namespace, then writes fresh statistics.
+    rebuilt = PineconeStore(store.index, namespace="ns", stats_path=store.stats_path, rebuild=True)
+    store.index.reset_mock()
+    rebuilt.replace_all(make_chunks("lib/b.md", TEXTS[:1]), vectors(1))
+    from unittest.mock import call
+
+    assert store.index.method_calls[0] == call.delete(delete_all=True, namespace="ns")
+    assert [c[0] for c in store.index.method_calls[1:]] == ["upsert"]
+    saved = json.loads(store.stats_path.read_text())
+    assert saved["tokenizer"] != "old/0" and list(saved["sources"]) == ["lib/b.md"]
+
+
+def test_rebuilding_a_namespace_that_does_not_exist_yet(store):
+    from pinecone.exceptions import NotFoundException
+
+    store.index.delete.side_effect = NotFoundException(status=404, reason="Namespace not found")
+    store.replace_all(make_chunks(), vectors(3))
+    assert len(upserted(store)) == 3
 
 
 def test_colliding_token_hashes_are_merged(monkeypatch):
