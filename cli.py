@@ -51,7 +51,7 @@ def _supervise(children: list, seed: bool) -> int:
             command = plan.seed_samples_command(settings.index_dir.resolve())
             # In the repo folder, so sources read `samples/...`; DATA_DIR made absolute for it.
             env = {"DATA_DIR": str(settings.data_dir.resolve())}
-            step = "ingest samples (first run: 1-2 min)"
+            step = "ingest samples (first run: under a minute)"
             seeding = seed and settings.vector_backend == "local" and command
             if seeding and supervisor.run_step(step, command, env, cwd=plan.REPO) != 0:
                 stack.log("ingesting the samples failed; starting without them")

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("models_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `MODELS_DIR=` in a .env means the default, not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
+
     # --- Derived values ---------------------------------------------------
     @property
     def resolved_llm_model(self) -> str:

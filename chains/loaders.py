@@ -115,8 +115,8 @@ def _load_html(data: bytes, path: Path) -> LoadedDocument:
     strip_elements(root, *_DROP_TAGS, with_tail=False)
     for tag in root.xpath(_NOISE_XPATH):
         tag.drop_tree()
-    main = root.xpath("//main | //*[@role='main']")
-    body = main[0] if main else root.find("body") if root.find("body") is not None else root
+    main, body = root.xpath("//main | //*[@role='main']"), root.find("body")
+    body = main[0] if main else body if body is not None else root
     if not title:
         headings = body.xpath(".//h1 | .//h2 | .//h3")
         title = " ".join(headings[0].text_content().split()) if headings else path.name

@@ -48,4 +48,5 @@ def test_bench_runs_quick(script, tmp_path_factory):
         assert sum(r.verdict in ("PASS", "MISS") for r in rows) == 3
     else:
         assert all(b in figures for b in ("onnx-int8", "torch-bf16", "torch")), figures
-        assert sum(r.verdict in ("PASS", "MISS") for r in rows) == 1  # the auto backend
+        # the auto backend's ingest rate (the 100k latency target is not run in --quick)
+        assert sum(r.verdict in ("PASS", "MISS") for r in rows) == 1

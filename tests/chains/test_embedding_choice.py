@@ -42,3 +42,9 @@ def test_an_explicit_ingest_backend_wins(monkeypatch):
 def test_unknown_backends_are_refused():
     with pytest.raises(ValueError, match="ingest_embedding_backend"):
         Settings(ingest_embedding_backend="fp8", _env_file=None)
+
+
+def test_an_empty_models_dir_means_the_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("MODELS_DIR", "")
+    settings = Settings(data_dir=tmp_path, _env_file=None)
+    assert settings.resolved_models_dir == tmp_path / "models"
