@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, trim_messages
-from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from api.openai_errors import OpenAIError
 from api.openai_schemas import ChatCompletionRequest, ChatMessage
 from api.text import check_clean_text
 from chains.filters import FilterError, validate_filter
+from chains.history import history_window
 from graph.options import STAGES
 from settings import Settings
 
@@ -131,13 +131,8 @@ def _conversation(body: ChatCompletionRequest, settings: Settings) -> tuple[str,
         text = _clean(text, f"messages[{i}].content", settings.max_body_bytes)
         history.append(HumanMessage(text) if message.role == "user" else AIMessage(text))
     # The same window the history store gives a stored conversation.
-    return question, trim_messages(
-        history[-settings.max_history_messages :],
-        max_tokens=settings.history_max_tokens,
-        strategy="last",
-        token_counter=count_tokens_approximately,
-        start_on="human",
-        allow_partial=False,
+    return question, history_window(
+        history[-settings.max_history_messages :], settings.history_max_tokens
     )
 
 

@@ -64,6 +64,19 @@ def _is_incomplete(message: BaseMessage) -> bool:
     return bool(message.response_metadata.get("incomplete"))
 
 
+def history_window(messages: list[BaseMessage], max_tokens: int) -> list[BaseMessage]:
+    """The newest messages within `max_tokens`, starting on a question: the window the
+    model sees, whether the conversation was stored or sent by an OpenAI client."""
+    return trim_messages(
+        messages,
+        max_tokens=max_tokens,
+        strategy="last",
+        token_counter=count_tokens_approximately,
+        start_on="human",
+        allow_partial=False,
+    )
+
+
 class HistoryStore:
     """Chat histories of all users; call `start()` once, share the instance, `close()` at exit.
 
@@ -137,14 +150,7 @@ class HistoryStore:
                 return []
             rows = await q.newest_messages(db, history_key(user_pk, sid), self._max_messages)
         messages = [self.converter.from_sql_model(row) for row in rows]
-        return trim_messages(
-            messages,
-            max_tokens=self._max_tokens if max_tokens is None else max_tokens,
-            strategy="last",
-            token_counter=count_tokens_approximately,
-            start_on="human",
-            allow_partial=False,
-        )
+        return history_window(messages, self._max_tokens if max_tokens is None else max_tokens)
 
     async def add_message(
         self, username: str, message: BaseMessage, session_id: str | None = None
