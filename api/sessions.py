@@ -100,6 +100,15 @@ def sessions_router(resources: Resources, dependencies: list[Any]) -> APIRouter:
 
     @router.get("/index/stats", tags=["index"])
     async def index_stats() -> dict[str, Any]:
-        return await resources.index_stats()
+        """Chunk counts per metadata value, for filter pickers."""
+        stats = await resources.index_stats()
+        # Only what a client needs: never the server's paths.
+        return {
+            "total_chunks": stats.get("chunks", 0),
+            "sources": stats.get("sources", 0),
+            "metadata": {
+                key: column.get("values", {}) for key, column in stats.get("metadata", {}).items()
+            },
+        }
 
     return router

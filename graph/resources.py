@@ -68,17 +68,9 @@ class Resources:
         await asyncio.to_thread(lambda: retriever.backend)
 
     async def index_stats(self) -> dict[str, Any]:
-        """Chunk counts per metadata value, for filter pickers; IndexUnavailable if none."""
+        """The backend's own stats (paths included); IndexUnavailable if there is no index."""
         retriever = self.search_backend()
-        stats = await asyncio.to_thread(lambda: retriever.backend.stats())
-        # Only what a client needs: never the server's paths.
-        return {
-            "total_chunks": stats.get("chunks", 0),
-            "sources": stats.get("sources", 0),
-            "metadata": {
-                key: column.get("values", {}) for key, column in stats.get("metadata", {}).items()
-            },
-        }
+        return await asyncio.to_thread(lambda: retriever.backend.stats())
 
     async def aclose(self) -> None:
         if self.history is not None:
