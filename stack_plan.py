@@ -108,19 +108,14 @@ def seed_samples_command(index_dir: Path, samples: Path = REPO / "samples") -> l
 
 def seed(paths: list[str]) -> int:
     """`python -m stack_plan seed PATH...`: ingest in a child; the supervisor never loads torch."""
-    from chains.embeddings import get_embeddings
     from chains.ingest import ingest
     from settings import get_settings
 
-    settings = get_settings()
-    report = ingest(settings, list(paths), progress=False)
+    report = ingest(get_settings(), list(paths), progress=False)
     log(
         f"ingested {report.chunks} chunks from {report.files} files in {report.seconds:.0f} s"
         + (f"; unreadable: {', '.join(report.errors)}" if report.errors else "")
     )
-    # Documents may be embedded by another runtime than queries (INGEST_EMBEDDING_BACKEND):
-    # build the query model now (the one-off ONNX export), not on the first user's question.
-    get_embeddings(settings)
     return 0 if report.chunks else 1
 
 

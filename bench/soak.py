@@ -26,8 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.launch import FAKE_APP, UNTHROTTLED
-from tests.processes import free_port, running
+from bench.launch import FAKE_APP, serve
 
 USERS = [f"soak-user-{i}" for i in range(10)]
 # Enough sessions that none outgrows MAX_HISTORY_MESSAGES (the read window) in 10 minutes.
@@ -159,30 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ragchat-soak-"))
     seed_index(workdir / "data")
-    port = free_port()
-    env = {
-        **UNTHROTTLED,
-        "DATA_DIR": str(workdir / "data"),
-        "BENCH_FAKE_TOKENS": "30",
-        "BENCH_FAKE_TOKEN_DELAY_MS": "10",
-    }
-    argv_server = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        FAKE_APP,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    base = f"http://127.0.0.1:{port}"
+    env = {"BENCH_FAKE_TOKENS": "30", "BENCH_FAKE_TOKEN_DELAY_MS": "10"}
     tally = Tally()
-    with running(argv_server, f"{base}/health", env, workdir / "server.log") as proc:
+    with serve(FAKE_APP, workdir, env) as server:
+        base = server.url
         start = time.monotonic()
         deadline = start + args.minutes * 60
 
@@ -191,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.create_task(client_loop(base, tally, deadline)) for _ in range(args.clients)
             ]
             await asyncio.sleep(min(args.warmup, args.minutes * 60 / 3))
-            baseline = rss_kib(proc.pid)
+            baseline = rss_kib(server.pid)
             await asyncio.gather(*clients)
-            return baseline, rss_kib(proc.pid)
+            return baseline, rss_kib(server.pid)
 
         baseline, final = asyncio.run(run())
         problems = asyncio.run(verify(base, tally))

@@ -102,6 +102,20 @@ def ingest_backend(settings: Settings) -> str:
     return "torch-bf16" if cpu_has_native_bf16() else settings.embedding_backend
 
 
+def prepare_query_model(settings: Settings) -> None:
+    """Build the query backend's files (the one-off ONNX export) without loading them.
+
+    Ingest calls this when documents use another backend, so the export (which imports
+    torch) happens in the ingesting process, not in the server on a user's first question.
+    """
+    if settings.embedding_backend != "onnx-int8" or not settings.resolved_embedding_model:
+        return
+    from chains.onnx_embeddings import build_onnx_int8
+
+    with hub_offline():
+        build_onnx_int8(settings.resolved_embedding_model, settings.resolved_models_dir)
+
+
 def get_embeddings(settings: Settings, backend: str | None = None) -> Embeddings:
     """The process-wide embeddings for these settings (built on first use).
 

@@ -18,7 +18,12 @@ import numpy as np
 from tqdm import tqdm
 
 from chains.chunks import Chunk
-from chains.embeddings import embed_texts, get_embeddings, ingest_backend
+from chains.embeddings import (
+    embed_texts,
+    get_embeddings,
+    ingest_backend,
+    prepare_query_model,
+)
 from chains.loaders import discover, load
 
 if TYPE_CHECKING:
@@ -142,7 +147,10 @@ def ingest(
         )
     # `is None`, not `or`: an empty index has len 0 and is falsy.
     if embeddings is None:
-        embeddings = get_embeddings(settings, ingest_backend(settings))
+        backend = ingest_backend(settings)
+        embeddings = get_embeddings(settings, backend)
+        if backend != settings.embedding_backend:
+            prepare_query_model(settings)
     if rebuild and not chunks:
         raise ValueError("nothing to ingest: --rebuild would leave the index empty")
     store = open_store(settings, rebuild=rebuild) if store is None else store

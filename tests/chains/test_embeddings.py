@@ -50,3 +50,17 @@ def test_torch_bf16_matches_torch_fp32(settings):
     # Documents embedded in bf16 are found by queries embedded with onnx-int8.
     query = np.asarray(get_embeddings(settings).embed_query(TEXTS[0]))
     assert int((a @ query).argmax()) == 0
+
+
+def test_prepare_query_model_builds_the_onnx_files(tmp_path):
+    from chains.embeddings import prepare_query_model
+
+    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "models", _env_file=None)
+    prepare_query_model(settings)
+    assert list((tmp_path / "models").glob("*-onnx-int8-*/model_int8.onnx"))
+    prepare_query_model(settings)  # a second call finds it and returns
+    torch_settings = Settings(
+        models_dir=tmp_path / "t" / "models", embedding_backend="torch", _env_file=None
+    )
+    prepare_query_model(torch_settings)
+    assert not (tmp_path / "t" / "models").exists()  # nothing to build for torch

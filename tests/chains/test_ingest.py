@@ -166,3 +166,26 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     assert run("ingest", "--rebuild", "empty") == 2
     assert "would leave the index empty" in capsys.readouterr().err
     assert run("ingest", "--delete", "x", "--rebuild") == 2
+
+
+def test_ingest_builds_the_query_model_when_documents_use_another_backend(library, monkeypatch):
+    import chains.ingest
+
+    calls: list[tuple[str, str | None]] = []
+
+    def fake_embeddings(settings, backend=None):
+        calls.append(("load", backend))
+        return DeterministicFakeEmbedding(size=8)
+
+    monkeypatch.setattr(chains.ingest, "get_embeddings", fake_embeddings)
+    monkeypatch.setattr(
+        chains.ingest, "prepare_query_model", lambda s: calls.append(("prepare", None))
+    )
+    settings = Settings(data_dir=library / "data", _env_file=None)
+    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s: "torch-bf16")
+    ingest(settings, ["library"], progress=False)
+    assert calls == [("load", "torch-bf16"), ("prepare", None)]
+    calls.clear()
+    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s: "onnx-int8")
+    ingest(settings, ["library"], progress=False)
+    assert calls == [("load", "onnx-int8")]  # the same model: loading it built it
