@@ -15,10 +15,12 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 import anyio
+from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.utils import AddableDict
 from langgraph.graph.state import CompiledStateGraph
+from langserve.callbacks import AsyncEventAggregatorCallback
 
 from api.middleware import count_tokens
 from graph.options import GraphOptions
@@ -63,6 +65,26 @@ async def in_own_task(source: AsyncIterator[T]) -> AsyncIterator[T]:
             await asyncio.gather(task, return_exceptions=True)
 
 
+def without_unread_aggregator(config: RunnableConfig | None) -> RunnableConfig | None:
+    """`config` without the event aggregator LangServe adds to every run.
+
+    LangServe reads it only when a route has `include_callback_events` (none here), yet as
+    an async handler that is not `run_inline` it costs every token a coroutine and a
+    `gather`: bench/concurrency.py measured the server's CPU per token with and without it.
+    """
+    callbacks = (config or {}).get("callbacks")
+    if isinstance(callbacks, list):
+        kept: Any = [h for h in callbacks if not isinstance(h, AsyncEventAggregatorCallback)]
+    elif isinstance(callbacks, BaseCallbackManager):
+        kept = callbacks.copy()
+        for handler in list(kept.handlers):
+            if isinstance(handler, AsyncEventAggregatorCallback):
+                kept.remove_handler(handler)
+    else:
+        return config
+    return {**(config or {}), "callbacks": kept}
+
+
 class GraphTokenStream(RunnableLambda):
     """The runnable LangServe iterates: each stream runs in a task of its own.
 
@@ -74,7 +96,8 @@ class GraphTokenStream(RunnableLambda):
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        async with aclosing(in_own_task(super().astream(input, config, **kwargs))) as items:
+        source = super().astream(input, without_unread_aggregator(config), **kwargs)
+        async with aclosing(in_own_task(source)) as items:
             async for item in items:
                 yield item
 
