@@ -77,9 +77,10 @@ def run_ingest(args: argparse.Namespace, settings: Settings | None = None) -> in
     except IndexUnavailable as exc:
         print(f"ragchat ingest: {exc}", file=sys.stderr)
         return 1
+    loading = f", after {report.model_seconds:.1f} s loading models" if report.model_seconds else ""
     print(
         f"ingested {report.files} files, {report.chunks} chunks in {report.seconds:.1f} s "
-        f"({report.chunks_per_second:.1f} chunks/s)"
+        f"({report.chunks_per_second:.1f} chunks/s{loading})"
     )
     for source, error in report.errors.items():
         print(f"  failed: {source}: {error}", file=sys.stderr)

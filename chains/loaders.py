@@ -38,6 +38,8 @@ _NOISE_XPATH = (
     "//*[@role='navigation' or @role='search']"
     " | //a[contains(concat(' ', normalize-space(@class), ' '), ' headerlink ')]"
 )
+# ":mod:`zipfile` --- ..." is shown as "zipfile --- ..." (a title is read by people).
+_RST_ROLE = re.compile(r":[\w.:+-]+:`([^`]*)`")
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>:._])\1{2,}\s*$")
 
 
@@ -151,5 +153,5 @@ def _rst_title(text: str) -> str:
         line, under = lines[i].strip(), lines[i + 1].rstrip()
         overline = i > 0 and _RST_UNDERLINE.match(lines[i - 1].rstrip())
         if line and _RST_UNDERLINE.match(under) and (overline or len(under) >= len(line)):
-            return line
+            return _RST_ROLE.sub(r"\1", line).replace("``", "")
     return ""

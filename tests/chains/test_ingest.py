@@ -91,6 +91,9 @@ def test_titles_fall_back_to_heading_then_file_name(tmp_path):
     assert load(tmp_path / "c.rst").title == "Intro"
     assert load(tmp_path / "d.txt").title == "d.txt"
     assert load(SAMPLES / "tutorial" / "venv.md").title == "Virtual Environments and Packages"
+    # reST roles and literals are markup, not words of the title
+    title = load(SAMPLES / "reference" / "zipfile.rst").title
+    assert title == "zipfile --- Work with ZIP archives"
 
 
 def test_pdf_text_and_title():
@@ -189,3 +192,11 @@ def test_ingest_builds_the_query_model_when_documents_use_another_backend(librar
     monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s: "onnx-int8")
     ingest(settings, ["library"], progress=False)
     assert calls == [("load", "onnx-int8")]  # the same model: loading it built it
+
+
+def test_throughput_leaves_model_loading_out():
+    from chains.ingest import IngestReport
+
+    report = IngestReport(files=1, chunks=300, seconds=12.0, model_seconds=9.0)
+    assert report.chunks_per_second == 100.0
+    assert IngestReport(files=0, chunks=0, seconds=0.0).chunks_per_second == 0.0
