@@ -174,12 +174,15 @@ class LocalHybridIndex:
             removed = int(remove.sum())
             if not removed and not chunks:
                 return 0
-            snapshot = base.replaced(remove, chunks, vectors)
-            snapshot.save(self.path)
-            with self._lock:
-                self._snapshot = snapshot
-                self._signature = index_store.manifest_signature(self.path)
+            self._publish(base.replaced(remove, chunks, vectors))
             return removed
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        """Save `snapshot` as the current version and serve it here; under the write lock."""
+        snapshot.save(self.path)
+        with self._lock:
+            self._snapshot = snapshot
+            self._signature = index_store.manifest_signature(self.path)
 
     @classmethod
     def for_rebuild(cls, path: str | Path) -> LocalHybridIndex:
@@ -190,23 +193,21 @@ class LocalHybridIndex:
 
     def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Make `chunks` the whole index; readers switch from the old version atomically."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or len(vectors) != len(chunks):
-            raise ValueError("need one vector per chunk")
+        vectors = _one_per_chunk(chunks, vectors)
         with index_store.write_lock(self.path):
-            snapshot = Snapshot.empty().replaced(np.zeros(0, dtype=bool), chunks, vectors)
-            snapshot.save(self.path)
-            with self._lock:
-                self._snapshot = snapshot
-                self._signature = index_store.manifest_signature(self.path)
+            self._publish(Snapshot.empty().replaced(np.zeros(0, dtype=bool), chunks, vectors))
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Add chunks; every chunk already stored for the same `source` is replaced."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or len(vectors) != len(chunks):
-            raise ValueError("need one vector per chunk")
-        self._write({c.source for c in chunks}, chunks, vectors)
+        self._write({c.source for c in chunks}, chunks, _one_per_chunk(chunks, vectors))
 
     def delete_source(self, source: str) -> int:
         """Remove every chunk of `source`; returns how many were removed."""
         return self._write({source}, [], np.zeros((0, 0), dtype=np.float32))
+
+
+def _one_per_chunk(chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(chunks):
+        raise ValueError("need one vector per chunk")
+    return vectors
