@@ -140,10 +140,10 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
-    @field_validator("models_dir", mode="before")
+    @field_validator("models_dir", "api_keys_file", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        # `MODELS_DIR=` in a .env means the default, not the current directory.
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # `MODELS_DIR=` in a .env means the default, not Path("") (the current directory).
         return None if isinstance(value, str) and not value.strip() else value
 
     # --- Derived values ---------------------------------------------------
