@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
     serve.set_defaults(handler=_serve)
     add_stack_commands(commands)
-    from chains.ingest_cli import register as add_index_commands
+    from ingest_cli import register as add_index_commands
 
     add_index_commands(commands)  # ingest, stats
     return parser

@@ -1,7 +1,7 @@
 """The one configuration object of ragchat, read from the environment and `.env`.
 
-Every setting is documented in the README's configuration table; nothing else in
-the code base reads `os.environ`.
+Every setting is documented in docs/configuration.md; nothing else in the code base reads
+`os.environ`.
 """
 
 from __future__ import annotations
@@ -109,14 +109,11 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         default=None, description="where built models (ONNX int8) are kept; default DATA_DIR/models"
     )
-    # 16 measured fastest for 1,000-character chunks on both onnx-int8 and torch-bf16.
     embedding_batch_size: int = Field(default=16, ge=1, le=1024)
     chunk_size: int = Field(default=1000, ge=100, le=8000)
     chunk_overlap: int = Field(default=150, ge=0, le=2000)
     retrieval_k: int = Field(default=5, ge=1)
     max_k: int = Field(default=20, ge=1, le=200)
-    # Chosen on bench/data/retrieval_qa.jsonl: 0.15-0.25 all give hybrid recall@5 1.0 and the
-    # best MRR (BM25 scores span a narrower range than cosines, so a low alpha is balanced).
     hybrid_alpha: float = Field(default=0.2, ge=0.0, le=1.0, description="dense weight")
     max_filter_depth: int = Field(default=4, ge=1)
     max_filter_nodes: int = Field(default=64, ge=1)

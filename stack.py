@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,18 +156,7 @@ class Supervisor:
         proc = self._spawn(child.argv, child.env)
         self.children.append((child, proc))
         self._write_pid_file()
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            self._check_stop()
-            if proc.poll() is not None:
-                raise StackError(f"{child.name} exited with {proc.returncode} while starting")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(child.health_url, timeout=2.0).status_code == 200:
-                    return
-            time.sleep(0.25)
-        raise StackError(
-            f"{child.name} did not answer {child.health_url} in {self.start_timeout:.0f} s"
-        )
+        wait_ready(child, proc, self.start_timeout, self._check_stop)
 
     def watch(self) -> int:
         """Block until a stop signal (exit 0) or until a child dies (exit 1)."""
@@ -199,6 +188,59 @@ class Supervisor:
         tmp = self.pid_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self.pid_file)
+
+
+def wait_ready(
+    child: Child,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Return once `child`'s health URL answers 200; StackError if it exits or never does.
+
+    `check` runs between polls (the supervisor raises there when told to stop).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        check()
+        if proc.poll() is not None:
+            raise StackError(f"{child.name} exited with {proc.returncode} while starting")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(child.health_url, timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.25)
+    raise StackError(f"{child.name} did not answer {child.health_url} in {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def running(
+    child: Child,
+    *,
+    cwd: Path | None = None,
+    log_file: Path | None = None,
+    timeout: float = 90.0,
+    stop_timeout: float = 10.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """One child without a supervisor (tests, benches): started, ready, always stopped."""
+    out = log_file.open("wb") if log_file else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(
+            child.argv,
+            cwd=cwd,
+            env={**os.environ, **child.env},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_ready(child, proc, timeout)
+            yield proc
+        finally:
+            stop_group(proc, stop_timeout)
+    finally:
+        if log_file:
+            out.close()  # type: ignore[union-attr]
 
 
 def log(message: str) -> None:

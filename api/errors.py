@@ -1,24 +1,50 @@
-"""Exceptions raised inside ragchat, mapped to HTTP status codes in this one place."""
+"""Failures mapped to HTTP: which status each exception gets, and the bodies that carry it.
+
+A leaf of the `api` package: every other module may import it, it imports none of them.
+Under `/v1` errors take OpenAI's shape (`{"error": {"message", "type", "code", "param"}}`,
+which the OpenAI SDKs and Open WebUI read); everywhere else ours (`{"detail", "status_code"}`).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from huggingface_hub.errors import HfHubHTTPError
 from pydantic import ValidationError
+from starlette.types import Send
 
+from chains.history import DatabaseUnavailable, HistoryError, MessageNotFound, SessionNotFound
+from chains.index.backend import IndexUnavailable
+from chains.index.filters import InvalidSearch
 from chains.llm import LLMTimeout, LLMUnavailable
 from graph.context import MissingIdentity
 
 log = logging.getLogger("ragchat.errors")
 
+LLM_UNREACHABLE = "the LLM endpoint could not be reached (provider: endpoint/huggingface)"
 
-def _status_for(exc: BaseException) -> tuple[int, str] | None:
-    """(status, message) for a known failure, None for anything else."""
-    from chains.history import DatabaseUnavailable, MessageNotFound, SessionNotFound
+# Every exception type `status_for` knows; each gets the same handler.
+KNOWN_FAILURES: tuple[type[BaseException], ...] = (
+    HistoryError,
+    IndexUnavailable,
+    InvalidSearch,
+    LLMUnavailable,
+    LLMTimeout,
+    MissingIdentity,
+    httpx.TransportError,
+    ConnectionError,
+    HfHubHTTPError,
+)
 
+
+def status_for(exc: BaseException) -> tuple[int, str] | None:
+    """(status, message for the client) for a known failure, None for anything else."""
     if isinstance(exc, SessionNotFound | MessageNotFound):
         return 404, str(exc)
     if isinstance(exc, DatabaseUnavailable):
@@ -29,85 +55,65 @@ def _status_for(exc: BaseException) -> tuple[int, str] | None:
         return 503, f"the LLM is unavailable ({exc})"
     if isinstance(exc, LLMTimeout):
         return 504, str(exc)
-    if isinstance(exc, MissingIdentity):
+    if isinstance(exc, MissingIdentity | InvalidSearch):
         return 422, str(exc)
-    try:
-        from chains.retrieval import IndexUnavailable
-    except ImportError:  # retrieval extras not installed
-        IndexUnavailable = ()  # type: ignore[assignment,misc]  # noqa: N806
-    if IndexUnavailable and isinstance(exc, IndexUnavailable):
+    if isinstance(exc, IndexUnavailable):
         return 503, f"the document index is unavailable: {exc}"
-    if _is_connection_error(exc):
-        return 502, "the LLM endpoint could not be reached (provider: endpoint/huggingface)"
+    if isinstance(exc, httpx.TransportError | ConnectionError | HfHubHTTPError):
+        return 502, LLM_UNREACHABLE
     return None
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    import httpx
+# OpenAI's `type` per status; anything 5xx is a server_error.
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "requests",  # what OpenAI itself sends with code rate_limit_exceeded
+}
+_OPENAI_CODES = {401: "invalid_api_key", 413: "request_too_large", 429: "rate_limit_exceeded"}
 
-    try:
-        from huggingface_hub.errors import HfHubHTTPError
-    except ImportError:  # pragma: no cover
-        HfHubHTTPError = ()  # type: ignore[assignment,misc]  # noqa: N806
-    return isinstance(exc, httpx.TransportError | ConnectionError) or (
-        bool(HfHubHTTPError) and isinstance(exc, HfHubHTTPError)
-    )
 
-
-def error_body(status: int, message: str) -> dict[str, object]:
+def error_body(status: int, message: str) -> dict[str, Any]:
     return {"detail": message, "status_code": status}
 
 
-def error_payload(path: str, status: int, message: str) -> dict[str, object]:
+def openai_error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    default_type = "server_error" if status >= 500 else "invalid_request_error"
+    return {
+        "error": {
+            "message": message,
+            "type": _OPENAI_TYPES.get(status, default_type),
+            "code": code or _OPENAI_CODES.get(status),
+            "param": param,
+        }
+    }
+
+
+def error_payload(path: str, status: int, message: str) -> dict[str, Any]:
     """The error body for a path: OpenAI's shape under /v1, ours everywhere else."""
     if path.startswith("/v1/"):
-        from api.openai_errors import openai_error_body
-
         return openai_error_body(status, message)
     return error_body(status, message)
 
 
-def _known_exception_types() -> list[type[BaseException]]:
-    import httpx
-
-    from chains.history import HistoryError
-    from chains.retrieval import IndexUnavailable
-
-    types: list[type[BaseException]] = [
-        HistoryError,
-        IndexUnavailable,
-        LLMUnavailable,
-        LLMTimeout,
-        MissingIdentity,
-        httpx.TransportError,
-        ConnectionError,
+async def send_json_error(
+    send: Send, path: str, status: int, message: str, headers: dict[str, str] | None = None
+) -> None:
+    """Answer from ASGI middleware, where no Response class or exception handler applies."""
+    body = json.dumps(error_payload(path, status, message)).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
     ]
-    try:
-        from huggingface_hub.errors import HfHubHTTPError
-
-        types.append(HfHubHTTPError)
-    except ImportError:  # pragma: no cover
-        pass
-    return types
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Registered per type (not for `Exception`): Starlette re-raises from a catch-all."""
-
-    async def known_failure(request: Request, exc: Exception) -> JSONResponse:
-        status, message = _status_for(exc) or (500, "internal server error")
-        log.warning("%s on %s: %s", status, request.url.path, type(exc).__name__)
-        return JSONResponse(error_body(status, message), status_code=status)
-
-    for exc_type in _known_exception_types():
-        app.add_exception_handler(exc_type, known_failure)
-
-    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": readable_errors(exc)}, status_code=422)
-
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    # LangServe's /batch validates each input itself and lets pydantic's error escape.
-    app.add_exception_handler(ValidationError, invalid_request)
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def readable_errors(exc: Exception) -> list[dict[str, object]]:
@@ -127,3 +133,22 @@ def readable_errors(exc: Exception) -> list[dict[str, object]]:
         }
         for error in errors
     ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Registered per type (not for `Exception`): Starlette re-raises from a catch-all."""
+
+    async def known_failure(request: Request, exc: Exception) -> JSONResponse:
+        status, message = status_for(exc) or (500, "internal server error")
+        log.warning("%s on %s: %s", status, request.url.path, type(exc).__name__)
+        return JSONResponse(error_body(status, message), status_code=status)
+
+    for exc_type in KNOWN_FAILURES:
+        app.add_exception_handler(exc_type, known_failure)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": readable_errors(exc)}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    # LangServe's /batch validates each input itself and lets pydantic's error escape.
+    app.add_exception_handler(ValidationError, invalid_request)

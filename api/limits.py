@@ -7,6 +7,8 @@ import json
 from fastapi import HTTPException, Request, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import send_json_error
+
 
 class BodySizeLimit:
     """Refuse bodies over `max_bytes` with 413, whether declared or streamed.
@@ -52,21 +54,8 @@ class BodySizeLimit:
                 await self._refuse(send, scope["path"])
 
     async def _refuse(self, send: Send, path: str) -> None:
-        from api.errors import error_payload
-
         message = f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)"
-        body = json.dumps(error_payload(path, 413, message)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json_error(send, path, 413, message)
 
 
 class BodyTooLarge(Exception):

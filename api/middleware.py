@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import send_json_error
+
 access_log = logging.getLogger("ragchat.access")
 
 
@@ -107,25 +109,11 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            body = json.dumps(
-                {
-                    "detail": f"server busy: {self.limit} requests in flight "
-                    "(MAX_CONCURRENT_REQUESTS); retry shortly",
-                    "status_code": 503,
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"retry-after", b"1"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
+            message = (
+                f"server busy: {self.limit} requests in flight (MAX_CONCURRENT_REQUESTS); "
+                "retry shortly"
             )
-            await send({"type": "http.response.body", "body": body})
+            await send_json_error(send, scope["path"], 503, message, {"Retry-After": "1"})
             return
         self.in_flight += 1
         try:

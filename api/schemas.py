@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
 
-from api.text import check_clean_text
+from chains.text import check_text
 from graph.options import STAGES, GraphOptions
 from settings import Settings
 
@@ -52,7 +52,7 @@ class StageSchemas:
 
 def _validators(settings: Settings) -> dict[str, Any]:
     def question(cls: Any, value: str) -> str:
-        return check_clean_text(value, field="question", max_chars=settings.max_question_chars)
+        return check_text(value, field="question", max_chars=settings.max_question_chars)
 
     def username(cls: Any, value: str | None) -> str | None:
         from chains.history import validate_username
@@ -67,10 +67,10 @@ def _validators(settings: Settings) -> dict[str, Any]:
     def request_id(cls: Any, value: str | None) -> str | None:
         if value is None:
             return None
-        return check_clean_text(value, field="request_id", max_chars=64, allow_newlines=False)
+        return check_text(value, field="request_id", max_chars=64, kind="name")
 
     def metadata_filter(cls: Any, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        from chains.filters import validate_filter
+        from chains.index.filters import validate_filter
 
         return validate_filter(
             value, max_depth=settings.max_filter_depth, max_nodes=settings.max_filter_nodes
@@ -151,7 +151,7 @@ def retrieve_input_model(settings: Settings) -> type[BaseModel]:
     validators = _validators(settings)
 
     def query(cls: Any, value: str) -> str:
-        return check_clean_text(value, field="query", max_chars=settings.max_question_chars)
+        return check_text(value, field="query", max_chars=settings.max_question_chars)
 
     return create_model(  # type: ignore[call-overload,no-any-return]
         "RetrieveInput",

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.processes import free_port, running
+from stack import Child, running
+from stack_plan import REPO, free_port
 
 REAL_APP = "server:create_app"
 FAKE_APP = "bench.fake_server:create_fake_app"
@@ -55,7 +56,8 @@ def serve(
     argv += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
     log = workdir / f"server-{port}.log"
     try:
-        with running(argv, f"{url}/health", environment, log, timeout=timeout) as proc:
+        child = Child(app, argv, f"{url}/health", environment)
+        with running(child, cwd=REPO, log_file=log, timeout=timeout) as proc:
             yield Server(url, proc.pid)
     except BaseException:
         # The temp folder goes away with the log: show its end before it does.

@@ -47,6 +47,15 @@ def not_available(benchmark: str, reason: str) -> Row:
     return Row(benchmark, "not run", None, "", note=reason)
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+
+
 def render_table(rows: list[Row]) -> str:
     lines = [
         "| benchmark | figure | measured | target | result | note |",

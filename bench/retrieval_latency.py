@@ -9,7 +9,7 @@
    over samples/ with each embedding backend; torch fp32 (plain sentence-transformers) is
    the baseline, and the row marked `auto` is what `INGEST_EMBEDDING_BACKEND` picks here.
 
-    python bench/retrieval_latency.py [--quick] [--out results.md] [--data-dir ./data]
+    python -m bench.retrieval_latency [--quick] [--out results.md] [--data-dir ./data]
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from chains.chunks import Chunk
+from bench.report import markdown_table
 from chains.embeddings import get_embeddings, ingest_backend
-from chains.index import LocalHybridIndex
+from chains.index.chunks import Chunk
+from chains.index.local import LocalHybridIndex
 from chains.ingest import ingest
 from settings import Settings
 
@@ -159,14 +160,6 @@ def ingest_rows(args: argparse.Namespace) -> list[list[str]]:
     return rows
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
-
-
 def run(args: argparse.Namespace) -> str:
     rng = np.random.default_rng(0)
     sizes = [2_000] if args.quick else [10_000, 100_000]
@@ -175,11 +168,11 @@ def run(args: argparse.Namespace) -> str:
     lines = [
         f"Search latency, top {K}, {n_queries} queries, filter {FILTER}",
         "",
-        *table(["chunks", "what", "p50 ms", "p95 ms", "p50 / floor with mask"], rows),
+        *markdown_table(["chunks", "what", "p50 ms", "p95 ms", "p50 / floor with mask"], rows),
         "",
         "Ingest end to end over samples/ (parse, split, embed, write the index)",
         "",
-        *table(
+        *markdown_table(
             ["embeddings", "chunks", "avg chars", "seconds", "chunks/s", "model load s"],
             ingest_rows(args),
         ),

@@ -10,7 +10,7 @@ of dense and sparse on both figures.
 Pairings: `torch-bf16/onnx-int8` is what the defaults run on a CPU with AMX or AVX512-BF16,
 `onnx-int8/onnx-int8` elsewhere; `torch/torch` is the fp32 reference.
 
-    python bench/retrieval_quality.py [--quick] [--out results.md] [--data-dir ./data]
+    python -m bench.retrieval_quality [--quick] [--out results.md] [--data-dir ./data]
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.report import markdown_table
 from chains.embeddings import get_embeddings
-from chains.index import LocalHybridIndex
+from chains.index.local import LocalHybridIndex
 from chains.ingest import ingest
 from settings import Settings
 
@@ -62,14 +63,6 @@ VERDICT_HEADER = [
     "best single MRR",
     "verdict",
 ]
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-        *("| " + " | ".join(r) + " |" for r in rows),
-    ]
 
 
 def pairing(spec: str) -> tuple[str, str]:
@@ -144,11 +137,11 @@ def run(args: argparse.Namespace) -> str:
     lines = [
         f"Retrieval quality: {len(questions)} labelled questions over samples/",
         "",
-        *table(header, rows),
+        *markdown_table(header, rows),
         "",
         f"Hybrid at the default alpha ({default_alpha:g}) vs the better of dense and sparse:",
         "",
-        *table(VERDICT_HEADER, verdicts),
+        *markdown_table(VERDICT_HEADER, verdicts),
     ]
     return "\n".join(lines) + "\n"
 

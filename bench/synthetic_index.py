@@ -39,8 +39,8 @@ def sample_vocabulary(folder: Path = SAMPLES) -> tuple[list[str], np.ndarray]:
 
 def build_synthetic_index(index_dir: Path, chunks: int, seed: int = 0) -> None:
     """Write `chunks` synthetic chunks into a LocalHybridIndex at `index_dir`."""
-    from chains.chunks import Chunk
-    from chains.index import LocalHybridIndex
+    from chains.index.chunks import Chunk
+    from chains.index.local import LocalHybridIndex
 
     rng = np.random.default_rng(seed)
     words, probabilities = sample_vocabulary()

@@ -1,13 +1,13 @@
 """The embedding model, one per process and backend: the same weights on three runtimes.
 
 * `onnx-int8`: an int8 ONNX build of the bundled model, made once under `DATA_DIR/models/`
-  (see chains.onnx_embeddings). Fastest for one short text (a query: 1.9 ms here), so it is
-  the default `EMBEDDING_BACKEND`, which embeds queries.
-* `torch-bf16`: langchain-huggingface's `HuggingFaceEmbeddings` with bfloat16 weights. On a
-  CPU with AMX or AVX512-BF16 (oneDNN runs bf16 matmuls natively) it embeds batches of
-  1,000-character chunks 2-3x faster than onnx-int8, with cosine >= 0.999 to fp32; so
-  `INGEST_EMBEDDING_BACKEND=auto` picks it there. Elsewhere bf16 is emulated and slow.
+  (see chains.onnx_embeddings). Fastest for one short text, so it is the default
+  `EMBEDDING_BACKEND`, which embeds queries.
+* `torch-bf16`: langchain-huggingface's `HuggingFaceEmbeddings` with bfloat16 weights: fast
+  in batches where the CPU multiplies bf16 natively (oneDNN on AMX), slow where emulated.
 * `torch`: the same in fp32, the reference.
+
+docs/retrieval.md has the measured speed of each on the machines we tried.
 
 Documents and queries may use different backends: they are the same model, and
 bench/retrieval_quality.py measures every pairing on the labelled set.

@@ -12,18 +12,19 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from chains.chunks import Chunk
 from chains.embeddings import (
     embed_texts,
     get_embeddings,
     ingest_backend,
     prepare_query_model,
 )
+from chains.index.backend import ChunkStore
+from chains.index.chunks import Chunk
 from chains.loaders import discover, load
 
 if TYPE_CHECKING:
@@ -35,15 +36,6 @@ log = logging.getLogger(__name__)
 
 RESERVED_KEYS = frozenset({"source", "title", "chunk", "text", "id", "score"})
 _INT = re.compile(r"^[+-]?\d+$")
-
-
-class ChunkStore(Protocol):
-    """What ingest needs from a backend (LocalHybridIndex and PineconeStore have it)."""
-
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
-    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
-    def delete_source(self, source: str) -> int: ...
-    def stats(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -109,10 +101,10 @@ def split_document(
 def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
     """The writable backend selected by `VECTOR_BACKEND`; `rebuild` never reads its data."""
     if settings.vector_backend == "pinecone":
-        from chains.pinecone_store import PineconeStore
+        from chains.index.pinecone_backend import PineconeStore
 
         return PineconeStore.from_settings(settings, rebuild=rebuild)
-    from chains.index import LocalHybridIndex
+    from chains.index.local import LocalHybridIndex
 
     if rebuild:
         return LocalHybridIndex.for_rebuild(settings.index_dir)

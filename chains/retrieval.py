@@ -1,8 +1,8 @@
 """The retriever the graph calls, and the one function that fences retrieved text as data.
 
 `get_retriever(settings)` picks the backend from `VECTOR_BACKEND` ("local" or "pinecone",
-the latter imported only when chosen). Errors for the server to map: `FilterError` and
-`ValueError` (bad k, mode, alpha, filter) -> 422; `IndexUnavailable` -> 503.
+the latter imported only when chosen). It raises `InvalidSearch` (bad k, mode, alpha or
+filter; `FilterError` is one) and `IndexUnavailable`; the server maps them to 422 and 503.
 """
 
 from __future__ import annotations
@@ -10,41 +10,27 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
-from chains.chunks import ScoredChunk
-from chains.filters import FilterError, validate_filter
-from chains.index import MODES, IndexUnavailable, LocalHybridIndex
+from chains.index.backend import MODES, IndexUnavailable, SearchBackend
+from chains.index.filters import InvalidSearch, validate_filter
+from chains.index.local import LocalHybridIndex
 
 if TYPE_CHECKING:
-    import numpy as np
     from langchain_core.embeddings import Embeddings
 
     from settings import Settings
 
 __all__ = [
-    "FilterError",
     "IndexUnavailable",
+    "InvalidSearch",
     "Retriever",
     "format_docs",
     "get_retriever",
     "reset_retrievers",
 ]
-
-
-class SearchBackend(Protocol):
-    def search(
-        self,
-        query_vector: np.ndarray | None,
-        query_text: str,
-        *,
-        k: int,
-        filter: dict[str, Any] | None,
-        mode: str,
-        alpha: float,
-    ) -> list[ScoredChunk]: ...
 
 
 class Retriever:
@@ -77,11 +63,11 @@ class Retriever:
 
     def _check(self, k: int, filter: dict | None, mode: str, alpha: float) -> dict | None:
         if not 1 <= k <= self.settings.max_k:
-            raise ValueError(f"k must be between 1 and {self.settings.max_k}, got {k}")
+            raise InvalidSearch(f"k must be between 1 and {self.settings.max_k}, got {k}")
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise InvalidSearch(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+            raise InvalidSearch(f"alpha must be between 0 and 1, got {alpha}")
         return validate_filter(
             filter,
             max_depth=self.settings.max_filter_depth,
@@ -129,7 +115,7 @@ class Retriever:
 
 def _open_backend(settings: Settings) -> SearchBackend:
     if settings.vector_backend == "pinecone":
-        from chains.pinecone_store import PineconeStore
+        from chains.index.pinecone_backend import PineconeStore
 
         return PineconeStore.from_settings(settings)
     return LocalHybridIndex.open(settings.index_dir)

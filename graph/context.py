@@ -13,10 +13,9 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from chains.history import DEFAULT_SESSION_ID, validate_session_id, validate_username
 from graph.state import ChatState
 from settings import Settings
-
-DEFAULT_SESSION_ID = "default"
 
 
 class MissingIdentity(ValueError):
@@ -31,8 +30,6 @@ class RequestContext:
 
     @classmethod
     def from_run(cls, state: ChatState, config: RunnableConfig | None) -> RequestContext:
-        from chains.history import validate_session_id, validate_username
-
         configurable: dict[str, Any] = (config or {}).get("configurable") or {}
         username = configurable.get("user_id") or state.get("username")
         if not username:

@@ -12,6 +12,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from chains import prompts
+from chains.retrieval import format_docs
 from graph.context import RequestContext, SearchParams
 from graph.options import GraphOptions
 from graph.resources import Resources
@@ -77,8 +78,6 @@ class ChatNodes:
         if self.options.history:
             inputs["history"] = state.get("history") or []
         if self.options.retrieval:
-            from chains.retrieval import format_docs
-
             inputs["context"] = format_docs(state.get("documents") or [])
         llm = self.resources.chat_model()
         requested = state.get("max_tokens")

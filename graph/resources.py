@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from chains.history import HistoryStore
 from chains.llm import get_chat_model
+from chains.retrieval import Retriever, get_retriever
 from settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from chains.history import HistoryStore
 
 
 @dataclass
@@ -23,7 +22,7 @@ class Resources:
     settings: Settings = field(default_factory=get_settings)
     llm: BaseChatModel | None = None
     history: HistoryStore | None = None
-    retriever: Any = None
+    retriever: Retriever | None = None
     _history_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     def chat_model(self) -> BaseChatModel:
@@ -43,8 +42,6 @@ class Resources:
             self._history_lock = asyncio.Lock()
         async with self._history_lock:
             if self.history is None:
-                from chains.history import HistoryStore
-
                 store = HistoryStore.from_settings(self.settings)
                 self.history = store
                 await store.start()
@@ -55,10 +52,8 @@ class Resources:
         store = await self.history_store()
         await store.ping()
 
-    def search_backend(self) -> Any:
+    def search_backend(self) -> Retriever:
         if self.retriever is None:
-            from chains.retrieval import get_retriever
-
             self.retriever = get_retriever(self.settings)
         return self.retriever
 

@@ -3,7 +3,7 @@
 uvicorn `--factory` targets for tests/integration/test_openai_live.py: `live_app` (the
 real local model, the fake retriever: another process can see which filter reached
 retrieval), `slow_fake_app` (a slow fake model that prints its tokens), `real_app`
-(everything real). `openai_app` adds the `/v1` router until server.py includes it.
+(everything real).
 """
 
 from __future__ import annotations
@@ -11,22 +11,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI, Request, params
+from fastapi import FastAPI
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
-from starlette.routing import NoMatchFound
 
-from api.identity import ApiKeys, resolve_identity
-from api.middleware import note_user
-from api.openai_compat import openai_router
-from chains.filters import matches
+from chains.index.filters import matches
 from chains.llm import LLMUnavailable
 from graph.resources import Resources
 from server import create_app
@@ -114,47 +110,23 @@ def slow_fake_model(words: int = 400) -> SlowFakeChatModel:
     return SlowFakeChatModel(messages=itertools.cycle([AIMessage(" ".join(["word"] * words))]))
 
 
-def auth_dependency(settings: Settings) -> params.Depends:
-    """The server's authenticate dependency (server.py's three lines), until server.py
-    includes the `/v1` router with its own."""
-    keys = ApiKeys.from_settings(settings)
-
-    async def authenticate(request: Request) -> None:
-        request.state.user = resolve_identity(request, keys)
-        note_user(request.state.user)
-
-    return Depends(authenticate)
-
-
-def openai_app(
-    settings: Settings, resources: Resources, dependencies: Sequence[params.Depends] = ()
-) -> FastAPI:
-    """`create_app` with the `/v1` router; adds it only while server.py does not yet."""
-    app = create_app(settings, resources)
-    try:
-        app.url_path_for("chat_completions")  # included routers are not in app.routes
-    except NoMatchFound:
-        app.include_router(openai_router(settings, resources, list(dependencies)))
-    return app
-
-
 def slow_fake_app() -> FastAPI:
     """uvicorn factory: a slow fake LLM whose tokens show in the server's output."""
     settings = get_settings()
-    return openai_app(settings, Resources(settings=settings, llm=slow_fake_model()))
+    return create_app(settings, Resources(settings=settings, llm=slow_fake_model()))
 
 
 def live_app() -> FastAPI:
     """uvicorn factory: settings from the environment, the real LLM, the fake retriever."""
     settings = get_settings()
     resources = Resources(settings=settings, retriever=FakeRetriever())
-    return openai_app(settings, resources, [auth_dependency(settings)])
+    return create_app(settings, resources)
 
 
 def real_app() -> FastAPI:
     """uvicorn factory: everything real (LLM, index under DATA_DIR), with the `/v1` router."""
     settings = get_settings()
-    return openai_app(settings, Resources(settings=settings), [auth_dependency(settings)])
+    return create_app(settings, Resources(settings=settings))
 
 
 class RecordingFakeChatModel(FakeChatModel):

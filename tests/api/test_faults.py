@@ -9,7 +9,7 @@ from graph.resources import Resources
 from server import create_app
 from settings import Settings
 from tests.conftest import fake_chat_model
-from tests.pg import (
+from tests.utils.postgres import (
     create_database,
     drop_database,
     fresh_database_name,

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from graph.resources import Resources
+from server import create_app
 from settings import Settings
 from tests.api.openai_fakes import (
     ask,
     fake_resources,
-    openai_app,
     stream_chunks,
 )
 from tests.conftest import FAKE_ANSWER
@@ -31,7 +31,7 @@ def resources(settings: Settings) -> Resources:
 
 @pytest.fixture
 def client(settings: Settings, resources: Resources) -> Iterator[TestClient]:
-    with TestClient(openai_app(settings, resources)) as test_client:
+    with TestClient(create_app(settings, resources)) as test_client:
         yield test_client
 
 
@@ -143,7 +143,7 @@ def test_max_tokens_cuts_the_answer_and_keeps_sources(client: TestClient, model:
 
 def test_max_tokens_is_capped_by_the_server(settings: Settings, resources: Resources) -> None:
     capped = settings.model_copy(update={"max_new_tokens": 3})
-    with TestClient(openai_app(capped, resources)) as client:
+    with TestClient(create_app(capped, resources)) as client:
         body = client.post(URL, json=ask(model="ragchat-simple", max_tokens=1000)).json()
     assert body["choices"][0]["message"]["content"] == "Paris is"
     assert body["choices"][0]["finish_reason"] == "length"

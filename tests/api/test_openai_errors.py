@@ -18,23 +18,22 @@ from fastapi.testclient import TestClient
 from langchain_core.messages import AIMessage
 from pydantic import SecretStr
 
-from api.openai_compat import openai_router
-from api.openai_request import parse_chat_request
-from api.openai_schemas import ChatCompletionRequest
-from api.openai_stream import answer_events
+from api.langserve_stream import stage_runnable
+from api.openai.request import parse_chat_request
+from api.openai.routes import openai_router
+from api.openai.schemas import ChatCompletionRequest
+from api.openai.stream import answer_events
 from graph.build import build_graph
 from graph.options import STAGES
 from graph.resources import Resources
-from graph.streaming import token_stream
+from server import create_app
 from settings import Settings
 from tests.api.openai_fakes import (
     FakeRetriever,
     Unreachable,
     access_users,
     ask,
-    auth_dependency,
     fake_resources,
-    openai_app,
     recording_llm,
     slow_fake_model,
     stream_chunks,
@@ -51,7 +50,7 @@ def resources(settings: Settings) -> Resources:
 
 @pytest.fixture
 def client(settings: Settings, resources: Resources) -> Iterator[TestClient]:
-    with TestClient(openai_app(settings, resources)) as test_client:
+    with TestClient(create_app(settings, resources)) as test_client:
         yield test_client
 
 
@@ -132,7 +131,7 @@ def test_api_keys_decide_the_user(
     settings: Settings, resources: Resources, caplog: pytest.LogCaptureFixture
 ) -> None:
     keyed = settings.model_copy(update={"api_keys": SecretStr("alice:sk-alice")})
-    app = openai_app(keyed, resources, [auth_dependency(keyed)])
+    app = create_app(keyed, resources)
     with TestClient(app) as client:
         for headers in ({}, {"authorization": "Bearer wrong"}):
             refused = client.post(URL, json=ask(), headers=headers)
@@ -180,7 +179,7 @@ def test_dependency_errors_keep_status_and_headers(
 
 def test_llm_unavailable_before_the_first_token_is_a_503(settings: Settings) -> None:
     llm = Unreachable(messages=itertools.cycle([AIMessage(content="x")]))
-    app = openai_app(settings, Resources(settings=settings, llm=llm, retriever=FakeRetriever()))
+    app = create_app(settings, Resources(settings=settings, llm=llm, retriever=FakeRetriever()))
     with TestClient(app) as client:
         for stream in (False, True):
             response = client.post(URL, json=ask(model="ragchat-simple", stream=stream))
@@ -190,7 +189,7 @@ def test_llm_unavailable_before_the_first_token_is_a_503(settings: Settings) -> 
 
 
 def test_no_document_index_is_a_503_for_rag_models_only(settings: Settings) -> None:
-    app = openai_app(settings, Resources(settings=settings, llm=recording_llm()))
+    app = create_app(settings, Resources(settings=settings, llm=recording_llm()))
     with TestClient(app) as client:
         for stream in (False, True):
             response = client.post(URL, json=ask(model="ragchat-rag", stream=stream))
@@ -201,7 +200,7 @@ def test_no_document_index_is_a_503_for_rag_models_only(settings: Settings) -> N
 
 def test_failure_mid_stream_is_an_error_event(settings: Settings) -> None:
     llm = BreaksMidStream(messages=itertools.cycle([AIMessage(content="one two three four")]))
-    app = openai_app(settings, Resources(settings=settings, llm=llm))
+    app = create_app(settings, Resources(settings=settings, llm=llm))
     with TestClient(app, raise_server_exceptions=False) as client:
         streamed = client.post(URL, json=ask(model="ragchat-simple", stream=True))
         whole = client.post(URL, json=ask(model="ragchat-simple"))
@@ -219,7 +218,7 @@ async def test_a_cancelled_response_stops_the_model(settings: Settings) -> None:
     llm = slow_fake_model()
     options = STAGES["rag"]
     resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
-    runnable = token_stream(build_graph(replace(options, persist=False), resources), options)
+    runnable = stage_runnable(build_graph(replace(options, persist=False), resources), options)
     body = ChatCompletionRequest.model_validate(ask(model="ragchat-rag"))
     run = parse_chat_request(body, settings, authenticated_user=None)
 

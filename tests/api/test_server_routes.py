@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from langchain_core.callbacks import BaseCallbackHandler
 
 from graph.resources import Resources
 from server import create_app
@@ -149,46 +148,3 @@ def test_generation_failure_ends_the_stream_with_an_error_event(settings: Settin
     kinds = [e["event"] for e in events]
     assert kinds.count("data") >= 1 and kinds[-1] == "error" and "end" not in kinds
     assert "the model fell over" not in response.text  # internals are not leaked
-
-
-class UserCallback(BaseCallbackHandler):
-    """Stands for any callback a deployment adds (tracing, metrics)."""
-
-
-def test_stream_runs_without_langserve_s_unread_event_aggregator(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from langchain_core.callbacks import manager
-
-    handlers: list[list[str]] = []
-    on_token = manager.AsyncCallbackManagerForLLMRun.on_llm_new_token
-
-    async def spy(self: Any, *args: Any, **kwargs: Any) -> None:
-        handlers.append([type(h).__name__ for h in self.handlers])
-        await on_token(self, *args, **kwargs)
-
-    monkeypatch.setattr(manager.AsyncCallbackManagerForLLMRun, "on_llm_new_token", spy)
-    response = client.post("/simple/stream", json={"input": {"question": "Hi?"}})
-    assert response.status_code == 200
-    assert "".join(e["data"] for e in sse_events(response.text) if e["event"] == "data")
-    assert handlers and not any("AsyncEventAggregatorCallback" in h for h in handlers)
-    assert all("StreamMessagesHandler" in h for h in handlers)  # token streaming untouched
-
-
-def test_without_unread_aggregator_keeps_every_other_callback() -> None:
-    from langchain_core.callbacks import AsyncCallbackManager
-    from langserve.callbacks import AsyncEventAggregatorCallback
-
-    from graph.streaming import without_unread_aggregator
-
-    mine, aggregator = UserCallback(), AsyncEventAggregatorCallback()
-    listed = without_unread_aggregator({"callbacks": [mine, aggregator], "tags": ["t"]})
-    assert listed == {"callbacks": [mine], "tags": ["t"]}
-    manager = AsyncCallbackManager(handlers=[mine, aggregator], inheritable_handlers=[aggregator])
-    managed = without_unread_aggregator({"callbacks": manager})
-    assert managed is not None
-    assert managed["callbacks"].handlers == [mine]
-    assert managed["callbacks"].inheritable_handlers == []
-    assert manager.handlers == [mine, aggregator]  # LangServe's own config is not changed
-    assert without_unread_aggregator(None) is None
-    assert without_unread_aggregator({"tags": ["t"]}) == {"tags": ["t"]}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chains.history import HistoryStore
-from tests.pg import temporary_database
+from tests.utils.postgres import temporary_database
 
 # Odd on purpose: the newest 15 of an even-length history start on an answer, which the
 # store must trim away so the prompt history starts on a question.

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chains.chunks import Chunk
-from chains.filters import FilterError, matches, validate_filter
-from chains.index_snapshot import Snapshot
-from chains.metadata_columns import MetadataTable
+from chains.index.chunks import Chunk
+from chains.index.filter_mask import MetadataTable
+from chains.index.filters import FilterError, matches, validate_filter
+from chains.index.snapshot import Snapshot
 
 LIMITS = {"max_depth": 4, "max_nodes": 64}
 DOC = {"year": 2005, "score": 0.5, "lang": "en", "draft": False, "tags": ["a", "b"]}

@@ -21,15 +21,16 @@ from chains.history import (
     validate_session_id,
     validate_username,
 )
-from chains.history_tables import (
+from chains.history.tables import (
     MESSAGE_TABLE,
     ExchangeRow,
     FeedbackRow,
     MessageRow,
+    UserRow,
     history_key,
 )
 from tests.chains.conftest import MAX_HISTORY_MESSAGES
-from tests.pg import (
+from tests.utils.postgres import (
     create_database,
     drop_database,
     fresh_database_name,
@@ -57,8 +58,15 @@ async def count_rows(store: HistoryStore, model: Any, *where: Any) -> int:
 
 
 async def test_round_trip(history_store: HistoryStore) -> None:
-    await history_store.add_message("alice", HumanMessage("What is RAG?"), "s1")
-    await history_store.add_message("alice", AIMessage("Retrieval then generation.", id="m2"), "s1")
+    await record(
+        history_store,
+        "alice",
+        "s1",
+        1,
+        question="What is RAG?",
+        answer="Retrieval then generation.",
+        answer_message_id="m2",
+    )
 
     history = await history_store.get_user_chat_history("alice", "s1")
 
@@ -66,7 +74,7 @@ async def test_round_trip(history_store: HistoryStore) -> None:
         (HumanMessage, "What is RAG?"),
         (AIMessage, "Retrieval then generation."),
     ]
-    assert history[0].id  # an id was given to the message that had none
+    assert history[0].id  # the question was given an id of its own
     assert history[1].id == "m2"
     [info] = await history_store.list_sessions("alice")
     assert (info.id, info.title, info.message_count) == ("s1", "What is RAG?", 2)
@@ -74,9 +82,12 @@ async def test_round_trip(history_store: HistoryStore) -> None:
 
 async def test_default_session_and_unknown_user(history_store: HistoryStore) -> None:
     await history_store.ping()
-    await history_store.add_message("alice", HumanMessage("hi"))
+    await history_store.record_exchange(
+        "alice", None, request_id=None, question="hi", answer="hello", answer_message_id="a1"
+    )
     assert [m.content for m in await history_store.get_user_chat_history("alice", "default")] == [
-        "hi"
+        "hi",
+        "hello",
     ]
     assert await history_store.get_user_chat_history("nobody") == []
     assert await history_store.list_sessions("nobody") == []
@@ -242,27 +253,6 @@ async def test_feedback(history_store: HistoryStore) -> None:
     assert [m.feedback_score for m in await history_store.get_messages("bob", "s1")] == [None] * 2
 
 
-async def test_delete_user(history_store: HistoryStore) -> None:
-    await record(history_store, "alice", "s1", 1, answer_message_id="ans-a")
-    await record(history_store, "alice", "s2", 1, answer_message_id="ans-a2")
-    await record(history_store, "bob", "s1", 1, answer_message_id="ans-b")
-    await history_store.set_feedback("alice", "ans-a", 1)
-    await history_store.set_feedback("bob", "ans-b", -1)
-
-    await history_store.delete_user("alice")
-    await history_store.delete_user("alice")  # twice is fine
-
-    assert await history_store.list_sessions("alice") == []
-    assert await count_rows(history_store, MessageRow) == 2
-    assert await count_rows(history_store, ExchangeRow) == 1
-    assert await count_rows(history_store, FeedbackRow) == 1
-    assert [m.feedback_score for m in await history_store.get_messages("bob", "s1")] == [None, -1]
-    # A new "alice" starts empty and cannot reach the old messages.
-    await history_store.ensure_user("alice")
-    with pytest.raises(MessageNotFound):
-        await history_store.set_feedback("alice", "ans-a", 1)
-
-
 async def test_concurrent_exchanges_are_stored_once_and_in_order(
     history_store: HistoryStore,
 ) -> None:
@@ -307,7 +297,8 @@ async def test_messages_are_readable_by_sql_chat_message_history(
     history_store: HistoryStore,
 ) -> None:
     await record(history_store, "alice", "s1", 1)
-    user_pk = await history_store.ensure_user("alice")
+    async with history_store.engine.connect() as conn:
+        user_pk = await conn.scalar(select(UserRow.id).where(UserRow.name == "alice"))
 
     history = SQLChatMessageHistory(
         session_id=history_key(user_pk, "s1"),

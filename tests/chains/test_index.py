@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chains.chunks import Chunk, chunk_id
-from chains.index import IndexUnavailable, LocalHybridIndex
+from chains.index.backend import IndexUnavailable
+from chains.index.chunks import Chunk, chunk_id
+from chains.index.local import LocalHybridIndex
 
 DIM = 8
 

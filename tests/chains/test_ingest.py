@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from chains.index import LocalHybridIndex
+from chains.index.local import LocalHybridIndex
 from chains.ingest import delete_source, index_stats, ingest, parse_meta, typed_value
 from chains.loaders import discover, load
 from settings import Settings
@@ -137,7 +137,7 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     import argparse
 
     import chains.ingest
-    from chains import ingest_cli
+    import ingest_cli
 
     monkeypatch.setattr(
         chains.ingest,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from langchain_community.chat_models import ChatLlamaCpp
 
-from chains.llm import LLMUnavailable, SerializedChatLlamaCpp, get_chat_model
+from chains.llm import LLMUnavailable, get_chat_model
+from chains.llm.llama_local import SerializedChatLlamaCpp
 from settings import Settings
 
 pytestmark = pytest.mark.slow

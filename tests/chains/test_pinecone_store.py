@@ -11,11 +11,11 @@ from unittest.mock import MagicMock
 import numpy as np
 import pytest
 
-from chains.chunks import Chunk, chunk_id
-from chains.index import IndexUnavailable
-from chains.index_snapshot import Snapshot
-from chains.pinecone_store import PineconeStore
-from chains.sparse import tokenize
+from chains.index.backend import IndexUnavailable
+from chains.index.chunks import Chunk, chunk_id
+from chains.index.pinecone_backend import PineconeStore
+from chains.index.snapshot import Snapshot
+from chains.index.sparse import tokenize
 from settings import Settings
 
 TEXTS = ["temporary files and directories", "json encoder and decoder", "csv files reader"]
@@ -224,7 +224,7 @@ def test_rebuilding_a_namespace_that_does_not_exist_yet(store):
 
 
 def test_colliding_token_hashes_are_merged(monkeypatch):
-    from chains import sparse
+    from chains.index import sparse
 
     monkeypatch.setattr(sparse, "token_hash", lambda token: 7)
     corpus = sparse.CorpusStats()

@@ -8,11 +8,12 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from chains.chunks import Chunk
-from chains.index import LocalHybridIndex
+from chains.index.chunks import Chunk
+from chains.index.filters import FilterError
+from chains.index.local import LocalHybridIndex
 from chains.retrieval import (
-    FilterError,
     IndexUnavailable,
+    InvalidSearch,
     Retriever,
     format_docs,
     get_retriever,
@@ -55,11 +56,11 @@ async def test_asearch_matches_search(retriever):
 
 
 def test_bad_requests_raise_value_errors(retriever):
-    with pytest.raises(ValueError, match="k must be between 1 and 10"):
+    with pytest.raises(InvalidSearch, match="k must be between 1 and 10"):
         retriever.search("x", k=11)
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(InvalidSearch, match="mode"):
         retriever.search("x", mode="semantic")
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(InvalidSearch, match="alpha"):
         retriever.search("x", alpha=-0.1)
     with pytest.raises(FilterError, match="'\\$regex' at 'year'"):
         retriever.search("x", filter={"year": {"$regex": "2"}})

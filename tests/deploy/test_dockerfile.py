@@ -21,7 +21,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.processes import REPO
+from tests.utils.processes import REPO
 
 BACKEND = REPO / "Dockerfile"
 FRONTEND = REPO / "frontend" / "Dockerfile"

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stack import Child, running
 from stack_plan import free_port
-from tests.processes import REPO, stop, wait_for_http
+from tests.utils.processes import REPO
 
 OVERLAY = os.environ.get("LANGGRAPH_OVERLAY", "")
 
@@ -71,18 +72,10 @@ def test_langgraph_dev_answers_a_run_of_the_chat_graph(tmp_path: Path) -> None:
         "--no-reload",
         "--allow-blocking",
     ]
-    with (tmp_path / "langgraph-dev.log").open("wb") as log:
-        proc = subprocess.Popen(
-            argv,
-            cwd=tmp_path,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/ok", proc, timeout=180)
+    child = Child("langgraph-dev", argv, f"{base}/ok", env)
+    log_file = tmp_path / "langgraph-dev.log"
+    with running(child, cwd=tmp_path, log_file=log_file, timeout=180):
         assistants = httpx.post(f"{base}/assistants/search", json={}, timeout=30).json()
         assert [a["graph_id"] for a in assistants] == ["chat"]
         response = httpx.post(
@@ -98,5 +91,3 @@ def test_langgraph_dev_answers_a_run_of_the_chat_graph(tmp_path: Path) -> None:
         assert "__error__" not in state, state
         assert isinstance(state["answer"], str) and state["answer"].strip()
         assert [d["metadata"]["source"] for d in state["documents"]] == [doc.as_posix()]
-    finally:
-        stop(proc)

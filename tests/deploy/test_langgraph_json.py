@@ -15,9 +15,9 @@ from types import ModuleType
 import pytest
 from langgraph.graph.state import CompiledStateGraph
 
-from chains.index import IndexUnavailable
+from chains.index.backend import IndexUnavailable
 from settings import get_settings
-from tests.processes import REPO
+from tests.utils.processes import REPO
 
 CONFIG = json.loads((REPO / "langgraph.json").read_text())
 FULL_CHAT_NODES = {"load_history", "condense", "retrieve", "generate", "save"}

@@ -15,7 +15,7 @@ import pytest
 
 from stack import PID_FILE_NAME
 from stack_plan import free_port
-from tests.deploy.procs import (
+from tests.utils.process_tree import (
     cmdlines,
     descendants,
     kill_tree,
@@ -25,7 +25,7 @@ from tests.deploy.procs import (
     wait_gone,
     wait_ok,
 )
-from tests.processes import REPO
+from tests.utils.processes import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -17,7 +17,7 @@ import pytest
 from frontend.client import BackendClient
 from stack import PID_FILE_NAME
 from stack_plan import free_port
-from tests.deploy.procs import (
+from tests.utils.process_tree import (
     cmdlines,
     descendants,
     kill_tree,

@@ -20,8 +20,8 @@ import pytest
 
 from stack import stop_running
 from stack_plan import free_port
-from tests.deploy.procs import descendants, kill_tree, survivors, wait_gone, wait_ok
-from tests.processes import REPO
+from tests.utils.process_tree import descendants, kill_tree, survivors, wait_gone, wait_ok
+from tests.utils.processes import REPO
 
 pytestmark = pytest.mark.integration
 

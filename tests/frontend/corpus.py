@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.processes import REPO
+from tests.utils.processes import REPO
 
 # (path under the repository, metadata): two topics, so a filter has something to tell apart.
 CORPUS = (

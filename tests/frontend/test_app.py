@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.frontend.corpus import ingest_corpus
-from tests.processes import backend, free_port
+from tests.utils.processes import backend, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.frontend.corpus import ingest_corpus
-from tests.processes import REPO, backend, free_port, running
+from tests.utils.processes import REPO, backend, free_port, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -77,7 +77,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         flags = [f"--{name}={value}" for name, value in STREAMLIT_FLAGS.items()]
         argv = [sys.executable, "-m", "streamlit", "run", str(APP), f"--server.port={port}", *flags]
         env = {"BACKEND_URL": backend_url, "FRONTEND_DEFAULT_USERNAME": "ada"}
-        with running(argv, f"http://127.0.0.1:{port}/_stcore/health", env, tmp / "streamlit.log"):
+        with serving(argv, f"http://127.0.0.1:{port}/_stcore/health", env, tmp / "streamlit.log"):
             yield f"http://127.0.0.1:{port}"
 
 

@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage
 from graph.build import build_graph
 from graph.options import STAGES
 from graph.resources import Resources
-from graph.streaming import token_stream
+from graph.streaming import answer_stream
 from settings import Settings
 from tests.conftest import FakeRetriever
 
@@ -51,7 +51,7 @@ async def test_chat_condenses_the_follow_up_and_never_stores_the_rewrite(
     rag_resources: tuple[Resources, FakeRetriever],
 ) -> None:
     resources, retriever = rag_resources
-    chat = token_stream(build_graph(STAGES["chat"], resources), STAGES["chat"])
+    chat = answer_stream(build_graph(STAGES["chat"], resources), STAGES["chat"])
     # Turn 1: no history, no condense call: the model's first reply is the answer.
     first = await chat.ainvoke(
         {
@@ -94,7 +94,7 @@ async def test_documents_are_fenced_as_data_in_the_prompt(
     rag_resources: tuple[Resources, FakeRetriever],
 ) -> None:
     resources, _ = rag_resources
-    chat = token_stream(build_graph(STAGES["rag"], resources), STAGES["rag"])
+    chat = answer_stream(build_graph(STAGES["rag"], resources), STAGES["rag"])
     events = [
         e async for e in chat.astream_events({"question": "q", "username": "w"}, version="v2")
     ]
@@ -109,6 +109,6 @@ async def test_rag_stage_ignores_filter_and_mode(
     rag_resources: tuple[Resources, FakeRetriever],
 ) -> None:
     resources, retriever = rag_resources
-    rag = token_stream(build_graph(STAGES["rag"], resources), STAGES["rag"])
+    rag = answer_stream(build_graph(STAGES["rag"], resources), STAGES["rag"])
     await rag.ainvoke({"question": "q", "username": "v", "filter": {"a": 1}, "mode": "sparse"})
     assert retriever.calls[0]["filter"] is None and retriever.calls[0]["mode"] == "dense"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import backend
+from tests.utils.processes import backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from langserve import RemoteRunnable
 
-from tests.pg import temporary_database
-from tests.processes import backend
+from tests.utils.postgres import temporary_database
+from tests.utils.processes import backend
 
 pytestmark = pytest.mark.integration
 

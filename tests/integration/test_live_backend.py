@@ -11,7 +11,7 @@ import pytest
 from langserve import RemoteRunnable
 
 from settings import bundled_gguf_path
-from tests.processes import backend, llama_server
+from tests.utils.processes import backend, llama_server
 
 pytestmark = pytest.mark.integration
 

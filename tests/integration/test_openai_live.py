@@ -13,7 +13,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.processes import backend
+from tests.utils.processes import backend
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ RECENT = {"year": {"$gte": 2024}}
 
 @contextmanager
 def openai_backend(tmp: Path, factory: str = "live_app", **env: str) -> Iterator[str]:
-    """An app factory of tests.api.openai_fakes behind uvicorn (tests.processes.backend);
+    """An app factory of tests.api.openai_fakes behind uvicorn (tests.utils.processes.backend);
     the server's output goes to `tmp/backend-<port>.log`."""
     with backend(
         tmp, app=f"tests.api.openai_fakes:{factory}", **{"MAX_NEW_TOKENS": "16", **env}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from langserve import RemoteRunnable
 
-from tests.processes import REPO, backend
+from tests.utils.processes import REPO, backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

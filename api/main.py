@@ -1,0 +1,26 @@
+"""Every route of the API, in the order the OpenAPI page lists them."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.guards import build_guards
+from api.identity import ApiKeys
+from api.openai.routes import openai_router
+from api.routes.health import LLMStatus, health_router
+from api.routes.history import history_router
+from api.routes.index import index_router
+from api.routes.stages import add_stage_routes
+from graph.resources import Resources
+from settings import Settings
+
+
+def include_routes(
+    app: FastAPI, settings: Settings, resources: Resources, keys: ApiKeys, llm: LLMStatus
+) -> None:
+    guards = build_guards(settings, keys)
+    app.include_router(health_router(settings, llm, keys.enabled))
+    add_stage_routes(app, settings, resources, guards.langserve)
+    app.include_router(history_router(guards.rest))
+    app.include_router(index_router(resources, guards.rest))
+    app.include_router(openai_router(settings, resources, guards.rest))

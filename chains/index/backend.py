@@ -1,0 +1,41 @@
+"""What every index backend promises (the embedded index and Pinecone), and how it fails."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from chains.index.chunks import Chunk, ScoredChunk
+
+MODES = ("dense", "sparse", "hybrid")
+
+
+class IndexUnavailable(RuntimeError):
+    """The index is missing, unreadable or unreachable; RAG routes answer 503, others work."""
+
+
+class SearchBackend(Protocol):
+    """The read side: what the retriever calls."""
+
+    def search(
+        self,
+        query_vector: np.ndarray | None,
+        query_text: str,
+        *,
+        k: int,
+        filter: dict[str, Any] | None,
+        mode: str,
+        alpha: float,
+    ) -> list[ScoredChunk]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+class ChunkStore(SearchBackend, Protocol):
+    """The write side as well: what ingest needs."""
+
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    def delete_source(self, source: str) -> int: ...

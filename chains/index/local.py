@@ -1,0 +1,205 @@
+"""LocalHybridIndex: the embedded, persistent dense + BM25 index with metadata filters.
+
+Fusion rule (shared with the Pinecone backend): `score = alpha * cosine + (1 - alpha) * bm25`,
+where the BM25 side is scaled into [0, 1) by `chains.index.sparse`. Modes: "dense" (alpha = 1),
+"sparse" (alpha = 0, only chunks sharing a term with the query), "hybrid".
+
+A process loads the current version once and then checks the manifest at most every
+`reload_interval` seconds (one stat); when a writer has flipped it, the new version is loaded
+and swapped in while searches keep using the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chains.index import files as index_files
+from chains.index import sparse
+from chains.index.backend import IndexUnavailable
+from chains.index.chunks import Chunk, ScoredChunk
+from chains.index.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+class LocalHybridIndex:
+    """Exact-scan hybrid index persisted under one folder (see chains.index.files)."""
+
+    def __init__(self, path: Path, *, reload_interval: float = 0.5) -> None:
+        self.path = Path(path)
+        self.reload_interval = reload_interval
+        self._snapshot: Snapshot | None = None
+        self._signature: tuple[int, int, int] | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, path: str | Path, *, create: bool = False, reload_interval: float = 0.5
+    ) -> LocalHybridIndex:
+        """Open the index at `path`; with `create`, a missing index opens empty (for writers).
+
+        Raises IndexUnavailable if it is missing (and not `create`) or unreadable.
+        """
+        index = cls(Path(path), reload_interval=reload_interval)
+        index._reload(force=True)
+        if index._snapshot is None:
+            if not create:
+                raise IndexUnavailable(
+                    f"no index at {index.path}: ingest documents first (ragchat ingest PATH)"
+                )
+            index._snapshot = Snapshot.empty()
+        return index
+
+    # --- reading ----------------------------------------------------------------
+    def _load_current(self) -> Snapshot | None:
+        """Load the version the manifest names; retry once if it was pruned meanwhile."""
+        for attempt in range(2):
+            try:
+                manifest = index_files.read_manifest(self.path)
+                if manifest is None:
+                    return None
+                if manifest.get("tokenizer") != sparse.TOKENIZER:
+                    raise ValueError(
+                        f"built with tokenizer {manifest.get('tokenizer')!r}, this version "
+                        f"uses {sparse.TOKENIZER!r}: rebuild it with "
+                        "`ragchat ingest --rebuild PATH...`"
+                    )
+                snapshot = Snapshot.load(index_files.version_dir(self.path, manifest))
+                if len(snapshot) != manifest.get("count"):
+                    raise ValueError("chunk count differs from the manifest")
+                return snapshot
+            except FileNotFoundError:
+                if attempt:
+                    raise
+        return None
+
+    def _reload(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.reload_interval:
+            return
+        with self._lock:
+            self._checked_at = now
+            signature = index_files.manifest_signature(self.path)
+            if signature == self._signature and (self._snapshot is not None or not force):
+                return
+            try:
+                snapshot = self._load_current()
+            except Exception as exc:  # any unreadable file means a corrupt index
+                self._signature = signature
+                if self._snapshot is None:
+                    raise IndexUnavailable(
+                        f"index at {self.path} is unreadable ({exc}); rebuild it with "
+                        "`ragchat ingest --rebuild PATH...`"
+                    ) from exc
+                log.warning(
+                    "keeping index version %s: new one unreadable: %s", self._snapshot.version, exc
+                )
+                return
+            self._signature = signature
+            if snapshot is not None:
+                self._snapshot = snapshot
+
+    def _current(self) -> Snapshot:
+        self._reload()
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise IndexUnavailable(f"no index at {self.path}: ingest documents first")
+        return snapshot
+
+    def snapshot(self) -> Snapshot:
+        """The current in-memory version (immutable; for benches and tools)."""
+        return self._current()
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def search(
+        self,
+        query_vector: np.ndarray | None,
+        query_text: str,
+        *,
+        k: int,
+        filter: dict[str, Any] | None = None,
+        mode: str = "hybrid",
+        alpha: float = 0.5,
+    ) -> list[ScoredChunk]:
+        """Top-k chunks by the fused score; `filter` must be validated (chains.index.filters)."""
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+        return self._current().search(
+            query_vector, query_text, k=k, filter=filter, mode=mode, alpha=alpha
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Totals and, per metadata key, how many chunks hold each value."""
+        snapshot = self._current()
+        source = snapshot.meta.columns.get("source")
+        return {
+            "path": str(self.path),
+            "version": snapshot.version,
+            "chunks": len(snapshot),
+            "sources": len(source.counts()) if source is not None else 0,
+            "dim": int(snapshot.vectors.shape[1]),
+            "terms": len(snapshot.terms),
+            "metadata": snapshot.meta.stats(),
+        }
+
+    # --- writing ------------------------------------------------------------------
+    def _write(self, remove_sources: set[str], chunks: list[Chunk], vectors: np.ndarray) -> int:
+        """Read the newest version under the lock, replace rows, write a new version."""
+        with index_files.write_lock(self.path):
+            self._reload(force=True)
+            base = self._snapshot or Snapshot.empty()
+            remove = np.zeros(len(base), dtype=bool)
+            column = base.meta.columns.get("source")
+            if column is not None and remove_sources:
+                remove |= column.eq_any(sorted(remove_sources))
+            if chunks:
+                remove |= np.isin(base.ids, [c.id for c in chunks])
+            removed = int(remove.sum())
+            if not removed and not chunks:
+                return 0
+            self._publish(base.replaced(remove, chunks, vectors))
+            return removed
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        """Save `snapshot` as the current version and serve it here; under the write lock."""
+        snapshot.save(self.path)
+        with self._lock:
+            self._snapshot = snapshot
+            self._signature = index_files.manifest_signature(self.path)
+
+    @classmethod
+    def for_rebuild(cls, path: str | Path) -> LocalHybridIndex:
+        """A writer that never reads the current version (it may be from another release)."""
+        index = cls(Path(path))
+        index._snapshot = Snapshot.empty()
+        return index
+
+    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Make `chunks` the whole index; readers switch from the old version atomically."""
+        vectors = _one_per_chunk(chunks, vectors)
+        with index_files.write_lock(self.path):
+            self._publish(Snapshot.empty().replaced(np.zeros(0, dtype=bool), chunks, vectors))
+
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Add chunks; every chunk already stored for the same `source` is replaced."""
+        self._write({c.source for c in chunks}, chunks, _one_per_chunk(chunks, vectors))
+
+    def delete_source(self, source: str) -> int:
+        """Remove every chunk of `source`; returns how many were removed."""
+        return self._write({source}, [], np.zeros((0, 0), dtype=np.float32))
+
+
+def _one_per_chunk(chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(chunks):
+        raise ValueError("need one vector per chunk")
+    return vectors

@@ -1,0 +1,269 @@
+"""Pinecone backend (`VECTOR_BACKEND=pinecone`): the same chunks, filters and fusion as local.
+
+* Index: serverless, `metric="dotproduct"` (needed for sparse-dense), created on first use.
+* Records: `values` = normalised dense vector, `sparse_values` = BM25 document weights from
+  `chains.index.sparse` (hashed token ids), metadata = chunk metadata + the text under `text`
+  (PineconeVectorStore's key, so both query routes read the same layout).
+* Queries: "dense" goes through langchain-pinecone's PineconeVectorStore; "hybrid" and
+  "sparse" send `alpha * dense` and `(1 - alpha) * bm25_query` to `Index.query`, which
+  returns exactly the local index's fused score.
+* BM25 corpus statistics are fitted at ingest and kept in a JSON file under DATA_DIR (never
+  `BM25Encoder.default()`, which downloads); they also record each source's chunk count,
+  so deleting a source deletes its ids (serverless indexes cannot delete by filter).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from chains.index import sparse
+from chains.index.backend import IndexUnavailable
+from chains.index.chunks import Chunk, ScoredChunk, chunk_id
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+TEXT_KEY = "text"
+UPSERT_BATCH = 100
+DELETE_BATCH = 1000  # Pinecone's limit of ids per delete request
+
+
+class _PrecomputedVectorsOnly(Embeddings):
+    """The retriever embeds the query once for every mode, so the store never embeds."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError("PineconeStore receives precomputed vectors")
+
+    def embed_query(self, text: str) -> list[float]:
+        raise NotImplementedError("PineconeStore receives precomputed vectors")
+
+
+class PineconeStore:
+    """Upsert, delete and search one Pinecone index namespace."""
+
+    def __init__(
+        self,
+        index: Any,
+        *,
+        namespace: str,
+        stats_path: Path,
+        name: str = "",
+        rebuild: bool = False,
+    ) -> None:
+        self.index = index
+        self.namespace = namespace
+        self.name = name
+        self.stats_path = stats_path
+        # A rebuild never reads the old statistics: they may be from another release.
+        self.corpus = sparse.CorpusStats() if rebuild else self._load_corpus()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, rebuild: bool = False) -> PineconeStore:
+        if settings.pinecone_api_key is None:
+            raise IndexUnavailable("VECTOR_BACKEND=pinecone needs PINECONE_API_KEY")
+        from pinecone import Pinecone, ServerlessSpec
+
+        client = Pinecone(api_key=settings.pinecone_api_key.get_secret_value())
+        name = settings.pinecone_index
+        if not client.has_index(name):
+            from chains.embeddings import get_embeddings
+
+            dimension = len(get_embeddings(settings).embed_query("dimension probe"))
+            client.create_index(
+                name=name,
+                dimension=dimension,
+                metric="dotproduct",
+                spec=ServerlessSpec(cloud=settings.pinecone_cloud, region=settings.pinecone_region),
+            )
+        namespace = settings.pinecone_namespace
+        stats_path = settings.data_dir / "pinecone" / f"{name}.{namespace or 'default'}.bm25.json"
+        return cls(
+            client.Index(name),
+            namespace=namespace,
+            stats_path=stats_path,
+            name=name,
+            rebuild=rebuild,
+        )
+
+    # --- BM25 statistics kept beside the data ---------------------------------------
+    def _load_corpus(self) -> sparse.CorpusStats:
+        try:
+            saved = json.loads(self.stats_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return sparse.CorpusStats()
+        if saved.get("tokenizer") != sparse.TOKENIZER:
+            raise IndexUnavailable(
+                f"{self.stats_path} was built with tokenizer {saved.get('tokenizer')!r}, "
+                f"this version uses {sparse.TOKENIZER!r}: rebuild the namespace with "
+                "`ragchat ingest --rebuild PATH...`"
+            )
+        return sparse.CorpusStats(saved["sources"])
+
+    def _save_corpus(self) -> None:
+        self.stats_path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.stats_path.with_suffix(".tmp")
+        saved = {"tokenizer": sparse.TOKENIZER, "sources": self.corpus.sources}
+        staged.write_text(json.dumps(saved), encoding="utf-8")
+        os.replace(staged, self.stats_path)
+
+    # --- writing --------------------------------------------------------------------
+    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Empty the namespace, then upsert `chunks` (not atomic: Pinecone has no swap)."""
+        from pinecone.exceptions import NotFoundException
+
+        with contextlib.suppress(NotFoundException):  # the namespace does not exist yet
+            self.index.delete(delete_all=True, namespace=self.namespace)
+        self.corpus = sparse.CorpusStats()
+        self.upsert(chunks, vectors)
+
+    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Replace every chunk of the sources in `chunks` with these."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        tokens = sparse.document_tokens(chunks)
+        by_source: dict[str, list[list[str]]] = {}
+        for chunk, toks in zip(chunks, tokens, strict=True):
+            by_source.setdefault(chunk.source, []).append(toks)
+        stale: list[str] = []
+        for source, token_lists in by_source.items():
+            old = self.corpus.sources.get(source, {}).get("docs", 0)
+            stale += [chunk_id(source, i) for i in range(len(token_lists), old)]
+            self.corpus.replace_source(source, token_lists)
+        self._delete_ids(stale)
+        records = []
+        for chunk, vector, toks in zip(chunks, vectors, tokens, strict=True):
+            record: dict[str, Any] = {
+                "id": chunk.id,
+                "values": vector.tolist(),
+                "metadata": {**chunk.metadata, TEXT_KEY: chunk.text},
+            }
+            indices, values = self.corpus.encode_document(toks)
+            if indices:
+                record["sparse_values"] = {"indices": indices, "values": values}
+            records.append(record)
+        for start in range(0, len(records), UPSERT_BATCH):
+            batch = records[start : start + UPSERT_BATCH]
+            self.index.upsert(vectors=batch, namespace=self.namespace)
+        self._save_corpus()
+
+    def delete_source(self, source: str) -> int:
+        entry = self.corpus.remove_source(source)
+        if not entry:
+            return 0
+        ids = [chunk_id(source, i) for i in range(entry["docs"])]
+        self._delete_ids(ids)
+        self._save_corpus()
+        return len(ids)
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), DELETE_BATCH):
+            self.index.delete(ids=ids[start : start + DELETE_BATCH], namespace=self.namespace)
+
+    def stats(self) -> dict[str, Any]:
+        remote: Any = None
+        try:
+            described = self.index.describe_index_stats()
+            remote = described.to_dict() if hasattr(described, "to_dict") else described
+        except Exception as exc:  # stats are informational; say why they are missing
+            remote = {"error": str(exc)}
+        return {
+            "backend": "pinecone",
+            "index": self.name,
+            "namespace": self.namespace,
+            "chunks": self.corpus.n_docs,
+            "sources": len(self.corpus.sources),
+            "remote": remote,
+        }
+
+    # --- searching --------------------------------------------------------------------
+    def search(
+        self,
+        query_vector: np.ndarray | None,
+        query_text: str,
+        *,
+        k: int,
+        filter: dict[str, Any] | None,
+        mode: str,
+        alpha: float,
+    ) -> list[ScoredChunk]:
+        """Same contract and scores as LocalHybridIndex.search."""
+        try:
+            if mode == "dense":
+                return self._dense(query_vector, k, filter)
+            return self._fused(query_vector, query_text, k, filter, mode, alpha)
+        except IndexUnavailable:
+            raise
+        except Exception as exc:  # network or service errors: the server answers 503
+            raise IndexUnavailable(f"Pinecone query failed: {exc}") from exc
+
+    def _dense(self, query_vector: Any, k: int, filter: dict | None) -> list[ScoredChunk]:
+        from langchain_pinecone import PineconeVectorStore
+
+        store = PineconeVectorStore(
+            index=self.index,
+            embedding=_PrecomputedVectorsOnly(),
+            text_key=TEXT_KEY,
+            namespace=self.namespace,
+        )
+        hits = store.similarity_search_by_vector_with_score(
+            _unit(query_vector).tolist(), k=k, filter=filter or None, namespace=self.namespace
+        )
+        return [
+            ScoredChunk(Chunk(doc.page_content, dict(doc.metadata), id=doc.id or ""), score)
+            for doc, score in hits
+        ]
+
+    def _fused(
+        self,
+        query_vector: Any,
+        query_text: str,
+        k: int,
+        filter: dict | None,
+        mode: str,
+        alpha: float,
+    ) -> list[ScoredChunk]:
+        if mode == "sparse":
+            alpha = 0.0
+        indices, values = self.corpus.encode_query(sparse.tokenize([query_text])[0])
+        if mode == "sparse" and not indices:
+            return []
+        dim = len(query_vector) if query_vector is not None else self._dimension()
+        dense = _unit(query_vector) if query_vector is not None else np.zeros(dim, np.float32)
+        request: dict[str, Any] = {
+            "vector": (dense * alpha).tolist(),
+            "top_k": k,
+            "include_metadata": True,
+            "namespace": self.namespace,
+        }
+        if indices:
+            request["sparse_vector"] = {
+                "indices": indices,
+                "values": [v * (1.0 - alpha) for v in values],
+            }
+        if filter:
+            request["filter"] = filter
+        response = self.index.query(**request)
+        hits = []
+        for match in response["matches"]:
+            metadata = dict(match.get("metadata") or {})
+            text = metadata.pop(TEXT_KEY, "")
+            score = float(match["score"])
+            if mode == "sparse" and score <= 0:
+                continue
+            hits.append(ScoredChunk(Chunk(text, metadata, id=match["id"]), score))
+        return hits
+
+    def _dimension(self) -> int:
+        return int(self.index.describe_index_stats()["dimension"])
+
+
+def _unit(vector: Any) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32).ravel()
+    return v / (np.linalg.norm(v) or 1.0)

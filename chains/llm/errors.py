@@ -1,0 +1,9 @@
+"""How the LLM fails, whichever provider serves it."""
+
+
+class LLMUnavailable(RuntimeError):
+    """The configured LLM cannot be loaded or reached; the message names the provider."""
+
+
+class LLMTimeout(TimeoutError):
+    """Generation ran past `LLM_TIMEOUT_SECONDS`."""

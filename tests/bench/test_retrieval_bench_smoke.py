@@ -1,0 +1,53 @@
+"""One tiny iteration of each retrieval bench, so the scripts keep working (slow)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.external import parse_tables, retrieval_latency_rows, retrieval_quality_rows
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("script", ["retrieval_quality", "retrieval_latency"])
+def test_bench_runs_quick(script, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")  # models come from MODELS_DIR (tests/conftest.py)
+    out = tmp_path_factory.mktemp("bench") / "table.md"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"bench.{script}",
+            "--quick",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    markdown = out.read_text()
+    rows = (retrieval_quality_rows if "quality" in script else retrieval_latency_rows)(
+        parse_tables(markdown)
+    )
+    assert rows and all(r.value is not None and math.isfinite(r.value) for r in rows), rows
+    figures = " ".join(r.figure for r in rows)
+    if "quality" in script:
+        # every pairing: dense, sparse, hybrid at the default alpha, and a verdict
+        for pairing in ("torch-bf16/onnx-int8", "onnx-int8/onnx-int8", "torch/torch"):
+            assert figures.count(pairing) == 4, figures
+        assert sum(r.verdict in ("PASS", "MISS") for r in rows) == 3
+    else:
+        assert all(b in figures for b in ("onnx-int8", "torch-bf16", "torch")), figures
+        # the auto backend's ingest rate (the 100k latency target is not run in --quick)
+        assert sum(r.verdict in ("PASS", "MISS") for r in rows) == 1

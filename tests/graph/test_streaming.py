@@ -1,0 +1,86 @@
+"""A graph run as answer tokens plus one closing chunk (fake model: logic only)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from graph.build import build_graph
+from graph.options import STAGES
+from graph.resources import Resources
+from graph.streaming import answer_chunks, source_entries
+from settings import Settings
+from tests.conftest import FakeRetriever
+
+
+def fake_model(*answers: str) -> GenericFakeChatModel:
+    return GenericFakeChatModel(messages=itertools.cycle([AIMessage(a) for a in answers]))
+
+
+@pytest.fixture
+async def resources(tmp_path: Path) -> AsyncIterator[Resources]:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    # Turn 1: generate; turn 2: condense, then generate.
+    llm = fake_model("first answer [1]", "REWRITTEN QUESTION", "second answer [2]")
+    resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
+    yield resources
+    await resources.aclose()
+
+
+async def run(resources: Resources, stage: str, payload: dict[str, Any], **kw: Any) -> list[Any]:
+    chunks = answer_chunks(build_graph(STAGES[stage], resources, name=stage), STAGES[stage], **kw)
+    return [chunk async for chunk in chunks(payload, {})]
+
+
+async def test_a_plain_stage_streams_text_and_nothing_else(resources: Resources) -> None:
+    chunks = await run(resources, "formatted", {"question": "hi"})
+    assert len(chunks) > 2 and all(isinstance(c, str) for c in chunks)
+    assert "".join(chunks) == "first answer [1]"
+
+
+async def test_a_rag_stage_streams_answer_chunks_then_one_closing_chunk(
+    resources: Resources,
+) -> None:
+    tokens: list[None] = []
+    payload = {"question": "temp files?", "username": "ada", "session_id": "s1"}
+    chunks = await run(resources, "chat", payload, on_token=lambda: tokens.append(None))
+    *answer, closing = chunks
+    assert "".join(c["answer"] for c in answer) == "first answer [1]"
+    assert len(tokens) == len(answer) > 1
+    assert set(closing) == {"sources", "message_id", "session_id"}
+    assert [s["number"] for s in closing["sources"]] == [1, 2]
+    assert closing["session_id"] == "s1" and closing["message_id"]
+
+
+async def test_the_condense_call_never_reaches_the_answer(resources: Resources) -> None:
+    payload = {"question": "temp files?", "username": "ada", "session_id": "s1"}
+    await run(resources, "chat", payload)
+    follow_up = await run(resources, "chat", {**payload, "question": "and then?"})
+    answer = "".join(c.get("answer", "") for c in follow_up)
+    assert answer == "second answer [2]"
+    assert "REWRITTEN" not in answer
+
+
+def test_source_entries_are_numbered_as_the_prompt_numbers_them() -> None:
+    documents = [
+        Document("a", metadata={"id": "x", "source": "a.md", "title": "A", "score": 0.5, "y": 1}),
+        Document("b", metadata={"source": "b.md"}),
+    ]
+    first, second = source_entries(documents)
+    assert first == {
+        "number": 1,
+        "id": "x",
+        "source": "a.md",
+        "title": "A",
+        "score": 0.5,
+        "page_content": "a",
+        "metadata": {"y": 1},
+    }
+    assert second["number"] == 2 and second["title"] is None and second["metadata"] == {}
