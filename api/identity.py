@@ -1,7 +1,8 @@
 """Who is calling: the one place identity is resolved.
 
-With API keys configured, the bearer key decides the user; otherwise (the local
-default) the request body's `username` does. Either way the graph reads the user
+With API keys configured, the bearer key (or, in a browser, the key kept by `/login` in
+a cookie) decides the user; otherwise (the local default) the request body's `username`
+does. Either way the graph reads the user
 from `config["configurable"]["user_id"]`, which only the server writes.
 """
 
@@ -10,10 +11,13 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
 
 from settings import Settings
+
+KEY_COOKIE = "ragchat_key"
 
 
 class KeyFileError(RuntimeError):
@@ -72,23 +76,32 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def wants_a_page(request: Request) -> bool:
+    """A browser opening the playground: sent to /login rather than shown a 401 body."""
+    return request.method == "GET" and "/playground" in request.url.path
+
+
 def resolve_identity(request: Request, keys: ApiKeys) -> str | None:
     """The authenticated user, or None when auth is off (the body's username applies)."""
     if not keys.enabled:
         return None
-    token = bearer_token(request)
-    if token is None:
+    token = bearer_token(request) or request.cookies.get(KEY_COOKIE) or None
+    user = None if token is None else keys.user_for(token)
+    if user is not None:
+        return user
+    if wants_a_page(request):
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing API key: send 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_303_SEE_OTHER,
+            "sign in first",
+            headers={"Location": f"/login?next={quote(request.url.path)}"},
         )
-    user = keys.user_for(token)
-    if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "invalid API key", headers={"WWW-Authenticate": "Bearer"}
-        )
-    return user
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "missing API key: send 'Authorization: Bearer <key>'"
+        if token is None
+        else "invalid API key",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def server_config(config: dict[str, Any], request: Request) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from api.openai.routes import openai_router
 from api.routes.health import LLMStatus, health_router
 from api.routes.history import history_router
 from api.routes.index import index_router
+from api.routes.login import login_router
 from api.routes.stages import add_stage_routes
 from graph.resources import Resources
 from settings import Settings
@@ -20,6 +21,7 @@ def include_routes(
 ) -> None:
     guards = build_guards(settings, keys)
     app.include_router(health_router(settings, llm, keys.enabled))
+    app.include_router(login_router(keys, guards.anonymous))
     add_stage_routes(app, settings, resources, guards.langserve)
     app.include_router(history_router(guards.rest))
     app.include_router(index_router(resources, guards.rest))

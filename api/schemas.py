@@ -11,12 +11,61 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, field_validator
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema
 
 from chains.text import check_text
 from graph.options import STAGES, GraphOptions
 from settings import Settings
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
+
+
+class JsonSchemaWithoutNull(GenerateJsonSchema):
+    """An optional field published as its type alone: no `{"type": "null"}` branch, no
+    `default: null`.
+
+    LangServe's playground renders forms with JSON Forms, which throws on a null branch
+    (the whole page stays blank) and takes `default: null` as a value that fails its own
+    validation. Validation is unchanged: an optional field may still be omitted or null.
+    """
+
+    def nullable_schema(self, schema: CoreSchema) -> dict[str, Any]:
+        return self.generate_inner(schema["schema"])  # type: ignore[typeddict-item]
+
+    def default_schema(self, schema: CoreSchema) -> dict[str, Any]:
+        json_schema = super().default_schema(schema)  # type: ignore[arg-type]
+        if "default" in json_schema and json_schema["default"] is None:
+            del json_schema["default"]
+        return json_schema
+
+
+class RouteInput(BaseModel):
+    """Base of every LangServe route's input: unknown fields refused, a playground-safe schema.
+
+    LangServe and the playground call `model_json_schema()` with its defaults; FastAPI's
+    OpenAPI document builds its own schema and keeps the null branches, as OpenAPI
+    clients expect.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def model_json_schema(
+        cls,
+        by_alias: bool = True,
+        ref_template: str = DEFAULT_REF_TEMPLATE,
+        schema_generator: type[GenerateJsonSchema] = JsonSchemaWithoutNull,
+        mode: JsonSchemaMode = "validation",
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        return super().model_json_schema(
+            by_alias=by_alias,
+            ref_template=ref_template,
+            schema_generator=schema_generator,
+            mode=mode,
+            **kwargs,
+        )
 
 
 class Source(BaseModel):
@@ -132,7 +181,7 @@ def _input_model(name: str, options: GraphOptions, settings: Settings) -> type[B
     }
     return create_model(  # type: ignore[call-overload,no-any-return]
         name,
-        __config__=ConfigDict(extra="forbid"),
+        __base__=RouteInput,
         __validators__=validators,
         **fields,
     )
@@ -155,7 +204,7 @@ def retrieve_input_model(settings: Settings) -> type[BaseModel]:
 
     return create_model(  # type: ignore[call-overload,no-any-return]
         "RetrieveInput",
-        __config__=ConfigDict(extra="forbid"),
+        __base__=RouteInput,
         __validators__={
             "check_query": field_validator("query")(query),
             "check_filter": validators["check_filter"],

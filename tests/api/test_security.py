@@ -37,12 +37,16 @@ def test_missing_or_invalid_keys_are_401(secured: TestClient, headers: dict[str,
         ("post", "/simple/invoke"),
         ("get", "/sessions"),
         ("get", "/simple/input_schema"),
-        ("get", "/chat/playground/"),
+        ("post", "/chat/stream_log"),
     ]:
         kwargs = {"json": {"input": {"question": "q"}}} if method == "post" else {}
         response = getattr(secured, method)(path, headers=headers, **kwargs)
         assert response.status_code == 401, (path, response.text)
         assert "key-alice" not in response.text
+    # A browser opening the playground is sent to sign in instead.
+    page = secured.get("/chat/playground/", headers=headers, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/chat/playground/"
 
 
 def test_open_routes_need_no_key(secured: TestClient) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.frontend.corpus import ingest_corpus
+from tests.utils.corpus import ingest_corpus
 from tests.utils.processes import backend, free_port
 
 pytestmark = pytest.mark.integration

@@ -1,12 +1,7 @@
-"""The real thing: Chromium, the Streamlit server, the backend and its index, all live.
-
-Debian's `/usr/bin/chromium` driven by playwright (`playwright install` cannot
-download browsers here; `make test` installs chromium with apt).
-"""
+"""The real thing: Chromium, the Streamlit server, the backend and its index, all live."""
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,20 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.frontend.corpus import ingest_corpus
+from tests.utils.browser import chromium_page, require_chromium
+from tests.utils.corpus import ingest_corpus
 from tests.utils.processes import REPO, backend, free_port, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 APP = REPO / "frontend" / "app.py"
 # What a deployment would pass too: no browser to open, no telemetry, no deploy button.
 STREAMLIT_FLAGS = {
@@ -61,10 +48,7 @@ RECORD_LENGTHS = """
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if os.environ.get("SKIP_BROWSER") == "1":
-        pytest.skip("SKIP_BROWSER=1: the browser test was skipped on purpose")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make browser-deps` (apt-get install chromium)")
+    require_chromium()
     tmp = tmp_path_factory.mktemp("browser")
     ingest_corpus(tmp / "data")
     # Long enough an answer to press Stop in the middle of it.
@@ -84,21 +68,12 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def page(app_url: str) -> Iterator[Any]:
     """A fresh Chromium tab on the app (a fresh Streamlit session)."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 1100})
-            tab.set_default_timeout(180_000)
-            expect.set_options(timeout=180_000)  # a cold model on a busy machine is slow
-            tab.goto(app_url)
-            expect(tab.get_by_test_id("stChatInputTextArea")).to_be_visible()
-            yield tab
-        finally:
-            browser.close()
+    with chromium_page() as tab:
+        tab.goto(app_url)
+        expect(tab.get_by_test_id("stChatInputTextArea")).to_be_visible()
+        yield tab
 
 
 def send(page: Any, question: str) -> None:
