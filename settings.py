@@ -17,6 +17,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LLMProvider = Literal["local", "huggingface", "endpoint"]
 VectorBackend = Literal["local", "pinecone"]
 EmbeddingBackend = Literal["onnx-int8", "torch", "torch-bf16"]
+PromptStyle = Literal["small", "large"]
+LLMWeights = Literal["auto", "shipped", "q8_0", "f16"]
+
+# CONTEXT_TOKENS when unset: SmolLM2-135M loses the answer in more than a few passages and
+# evaluates prompts at a few hundred tokens a second on 2 cores (docs/answers.md); an
+# endpoint model keeps the five chunks whole.
+SMALL_CONTEXT_TOKENS = 90
+LARGE_CONTEXT_TOKENS = 1500
 
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -73,6 +81,24 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=4096, ge=512, le=32768)
     llm_threads: int = Field(default=0, ge=0, description="0 = number of cores")
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_weights: LLMWeights = Field(
+        default="auto",
+        description="local: the GGUF as shipped, or converted once to q8_0/f16; auto measures "
+        "which evaluates prompts fastest on this machine",
+    )
+
+    # --- Answers ----------------------------------------------------------
+    prompt_style: PromptStyle | Literal["auto"] = Field(
+        default="auto", description="RAG prompt wording; auto: small for local, else large"
+    )
+    context_tokens: int | None = Field(
+        default=None, ge=16, le=32768, description="passages in the prompt; default by style"
+    )
+    follow_up_query: Literal["previous_question", "llm"] = Field(
+        default="previous_question",
+        description="what a follow-up retrieves with: the previous question and this one, "
+        "or an LLM rewrite (one more model call)",
+    )
 
     # --- Server -----------------------------------------------------------
     host: str = "127.0.0.1"
@@ -137,9 +163,9 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
-    @field_validator("models_dir", "api_keys_file", mode="before")
+    @field_validator("models_dir", "api_keys_file", "context_tokens", mode="before")
     @classmethod
-    def _empty_path_is_unset(cls, value: object) -> object:
+    def _empty_is_unset(cls, value: object) -> object:
         # `MODELS_DIR=` in a .env means the default, not Path("") (the current directory).
         return None if isinstance(value, str) and not value.strip() else value
 
@@ -155,6 +181,19 @@ class Settings(BaseSettings):
         if self.llm_provider == "huggingface":
             return "meta-llama/Meta-Llama-3-8B-Instruct"
         return self.llm_endpoint_url
+
+    @property
+    def resolved_prompt_style(self) -> PromptStyle:
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        return "small" if self.llm_provider == "local" else "large"
+
+    @property
+    def resolved_context_tokens(self) -> int:
+        if self.context_tokens is not None:
+            return self.context_tokens
+        small = self.resolved_prompt_style == "small"
+        return SMALL_CONTEXT_TOKENS if small else LARGE_CONTEXT_TOKENS
 
     @property
     def resolved_embedding_model(self) -> str:

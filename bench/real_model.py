@@ -4,9 +4,9 @@
 embeddings). Then 20 questions from the labelled retrieval set are asked one
 after another, each as the first question of its own session (retrieval, then
 the RAG prompt), with the server's default settings; then a few follow-ups in
-one session, where `/chat` first condenses the follow-up with the model. Last,
+one session, which retrieve with the previous question joined to theirs. Last,
 llama.cpp's prompt evaluation speed is measured directly, because on CPU the
-prompt (retrieved chunks + history) is what the time to first token is made of.
+prompt (passages + question) is what the time to first token is made of.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def rows(
         Row(NAME, "tokens/s after the first token, p50", median(rates), "tok/s"),
         Row(
             NAME,
-            "TTFT p50, follow-up (condense + retrieve + answer)",
+            "TTFT p50, follow-up (retrieve with the previous question + answer)",
             median(follow_ttfts),
             "ms",
             note=f"{len(follow)} follow-ups in one session",

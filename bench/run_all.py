@@ -44,6 +44,8 @@ BENCHMARKS = [
     Benchmark("retrieval latency + ingest", "bench.retrieval_latency", retrieval_latency_rows),
     Benchmark("retrieval quality", "bench.retrieval_quality", retrieval_quality_rows),
     Benchmark("real model end to end", "bench.real_model"),
+    Benchmark("llm speed", "bench.llm_speed"),
+    Benchmark("answer quality", "bench.answer_quality"),
 ]
 
 

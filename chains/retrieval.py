@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.documents import Document
 
 from chains.index.backend import MODES, IndexUnavailable, SearchBackend
 from chains.index.filters import InvalidSearch, validate_filter
 from chains.index.local import LocalHybridIndex
+from chains.passages import Passage
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -27,7 +29,7 @@ __all__ = [
     "IndexUnavailable",
     "InvalidSearch",
     "Retriever",
-    "format_docs",
+    "format_passages",
     "get_retriever",
     "reset_retrievers",
 ]
@@ -147,12 +149,15 @@ def reset_retrievers() -> None:
         _retrievers.clear()
 
 
-def format_docs(docs: list[Document]) -> str:
-    """Fence retrieved chunks as data for the prompt; text is escaped so it cannot close it."""
-    parts = []
-    for i, doc in enumerate(docs, start=1):
-        source = html.escape(str(doc.metadata.get("source", "")), quote=True)
-        title = html.escape(str(doc.metadata.get("title", "")), quote=True)
-        body = html.escape(doc.page_content, quote=False)
-        parts.append(f'<document id="{i}" source="{source}" title="{title}">{body}</document>')
-    return "<documents>" + "".join(parts) + "</documents>"
+def format_passages(passages: Sequence[Passage], fence: Literal["tags", "heading"] = "tags") -> str:
+    """Fence passages as data for the prompt, each with its source's number.
+
+    `tags` wraps them in `<passages>` with their text escaped, so none can close the fence;
+    `heading` only puts them under a heading, for the embedded 135M model, which copies
+    tags into its answers (and follows no instruction well enough to be steered by one in
+    a passage anyway).
+    """
+    if fence == "heading":
+        return "Passages:\n" + "\n".join(f"[{p.number}] {p.text}" for p in passages)
+    lines = [f"[{p.number}] {html.escape(p.text, quote=False)}" for p in passages]
+    return "<passages>\n" + "\n".join(lines) + "\n</passages>"

@@ -6,7 +6,7 @@ as it is; the app never sees an httpx exception or a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -43,12 +43,15 @@ def _read_error_body(response: httpx.Response) -> None:
 class AnswerStream:
     """The answer's text, chunk by chunk, for `st.write_stream`.
 
-    String chunks (/simple, /formatted) pass through; dict chunks give their
-    `answer`, and the closing chunk's sources and ids are kept in `closing`.
+    String chunks (/simple, /formatted) pass through; dict chunks give their `answer`.
+    The sources (which RAG stages send before the first token) and the closing chunk's
+    ids are kept in `closing`; `on_sources` is called as soon as the sources arrive, so
+    the app can show them while the answer is still being written.
     """
 
     chunks: Iterator[Any]
     backend_url: str
+    on_sources: Callable[[list[dict[str, Any]]], None] | None = None
     closing: dict[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
 
@@ -64,6 +67,8 @@ class AnswerStream:
                 if isinstance(chunk, dict):
                     text = chunk.get("answer") if isinstance(chunk.get("answer"), str) else None
                     self.closing.update({k: chunk[k] for k in CLOSING_KEYS if k in chunk})
+                    if "sources" in chunk and self.on_sources is not None:
+                        self.on_sources(list(chunk["sources"] or []))
                 if text:
                     self.parts.append(text)
                     yield text
@@ -94,7 +99,12 @@ class BackendClient:
         self._http.close()
 
     # --- streaming ---------------------------------------------------------
-    def stream_answer(self, stage: str, payload: dict[str, Any]) -> AnswerStream:
+    def stream_answer(
+        self,
+        stage: str,
+        payload: dict[str, Any],
+        on_sources: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> AnswerStream:
         """Start streaming one answer; nothing is sent until the stream is iterated."""
         if stage not in STAGES:
             raise BackendError(f"Unknown stage '{stage}'.")
@@ -104,7 +114,7 @@ class BackendClient:
         )
         runnable.sync_client.event_hooks = {"response": [_read_error_body]}
         body = {key: value for key, value in payload.items() if value is not None}
-        return AnswerStream(runnable.stream(body), self.base_url)
+        return AnswerStream(runnable.stream(body), self.base_url, on_sources)
 
     # --- REST -------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

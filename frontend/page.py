@@ -17,7 +17,7 @@ from frontend import state
 from frontend.client import HISTORY_STAGES, BackendClient
 from frontend.config import FrontendSettings, load_settings
 from frontend.errors import BackendError
-from frontend.render import render_answer_extras, render_entry
+from frontend.render import render_answer_extras, render_entry, render_sources
 from frontend.sidebar import ChatOptions, answering_options, backend_status, conversations, identity
 from frontend.transcript import ChatEntry, assistant_entry, user_entry
 
@@ -73,10 +73,18 @@ def answer(
         if options.stage in HISTORY_STAGES and session_id is None:
             session_id = str(client.create_session(username)["id"])
             st.session_state[state.SESSION_ID] = session_id
+        # The answer's text first, its sources under it: they arrive before the first token
+        # and are drawn while the model writes.
+        text_slot, sources_slot = st.empty(), st.empty()
+
+        def show_sources(sources: list[dict[str, Any]]) -> None:
+            with sources_slot.container():
+                render_sources(sources)
+
         stream = client.stream_answer(
-            options.stage, request_payload(options, question, username, session_id)
+            options.stage, request_payload(options, question, username, session_id), show_sources
         )
-        st.write_stream(stream)
+        text_slot.write_stream(stream)
         finished = True
     except BackendError as exc:
         error, finished = str(exc), True
@@ -116,7 +124,7 @@ def chat_area(client: BackendClient, options: ChatOptions, username: str) -> Non
         render_entry(messages[-1], None)
         with st.chat_message("assistant"):
             entry = answer(client, options, username, question, messages)
-            render_answer_extras(entry, on_feedback)
+            render_answer_extras(entry, on_feedback, sources=False)
 
 
 def main() -> None:

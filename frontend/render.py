@@ -12,28 +12,39 @@ from frontend.transcript import ChatEntry
 FeedbackHandler = Callable[[ChatEntry, str], None]
 
 
-def source_label(source: Mapping[str, Any]) -> str:
-    """`[2] Title · path/to/file.md`, with whatever of title and path is known."""
-    number = source.get("number", "?")
-    title = str(source.get("title") or "").strip()
-    path = str(source.get("source") or "").strip()
+def by_page(sources: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The sources grouped by the page they come from, pages in the order first cited."""
+    pages: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for source in sources:
+        key = (str(source.get("source") or source.get("id")), str(source.get("title") or ""))
+        pages.setdefault(key, []).append(source)
+    return list(pages.values())
+
+
+def page_label(chunks: Sequence[Mapping[str, Any]]) -> str:
+    """`[1, 3] Title · path/to/file.md`: the numbers an answer cites, then the page."""
+    numbers = ", ".join(str(chunk.get("number", "?")) for chunk in chunks)
+    title = str(chunks[0].get("title") or "").strip()
+    path = str(chunks[0].get("source") or "").strip()
     parts = [part for part in (title, f"`{path}`" if path else "") if part]
-    return f"[{number}] " + (" · ".join(parts) if parts else "untitled chunk")
+    return f"[{numbers}] " + (" · ".join(parts) if parts else "untitled chunk")
 
 
 def render_sources(sources: Sequence[Mapping[str, Any]]) -> None:
+    """One expander per page, its chunks inside, each under the number answers cite."""
     if not sources:
         return
-    st.caption(f"Sources ({len(sources)})")
-    for source in sources:
-        with st.expander(source_label(source)):
-            details = []
-            if isinstance(source.get("score"), int | float):
-                details.append(f"score {source['score']:.3f}")
-            details.extend(f"{k}: {v}" for k, v in (source.get("metadata") or {}).items())
-            if details:
+    pages = by_page(sources)
+    st.caption(f"Sources ({len(pages)} pages)" if len(pages) > 1 else "Source (1 page)")
+    for chunks in pages:
+        with st.expander(page_label(chunks)):
+            for chunk in chunks:
+                details = [f"[{chunk.get('number', '?')}]"]
+                if isinstance(chunk.get("score"), int | float):
+                    details.append(f"score {chunk['score']:.3f}")
+                details.extend(f"{k}: {v}" for k, v in (chunk.get("metadata") or {}).items())
                 st.caption(" · ".join(details))
-            st.text(str(source.get("page_content", "")))
+                st.text(str(chunk.get("page_content", "")))
 
 
 def feedback_key(entry: ChatEntry) -> str:
@@ -50,13 +61,16 @@ def render_feedback(entry: ChatEntry, on_feedback: FeedbackHandler) -> None:
     st.feedback("thumbs", key=key, default=default, on_change=on_feedback, args=(entry, key))
 
 
-def render_answer_extras(entry: ChatEntry, on_feedback: FeedbackHandler | None) -> None:
-    """Everything under an assistant's text."""
+def render_answer_extras(
+    entry: ChatEntry, on_feedback: FeedbackHandler | None, *, sources: bool = True
+) -> None:
+    """Everything under an assistant's text (`sources=False`: already drawn above)."""
     if entry.get("error"):
         st.error(entry["error"])
     elif entry.get("incomplete"):
         st.caption(":material/warning: This answer was cut off before it finished.")
-    render_sources(entry.get("sources") or [])
+    if sources:
+        render_sources(entry.get("sources") or [])
     if on_feedback is not None:
         render_feedback(entry, on_feedback)
 

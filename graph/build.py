@@ -17,7 +17,7 @@ from graph.state import ChatInput, ChatOutput, ChatState
 def build_graph(
     options: GraphOptions, resources: Resources | None = None, *, name: str = "ragchat"
 ) -> CompiledStateGraph:
-    """START → [load_history] → [condense → retrieve] → generate → [save] → END."""
+    """START → [load_history] → [condense → retrieve → focus] → generate → [save] → END."""
     nodes = ChatNodes(options, resources or Resources())
     builder = StateGraph(ChatState, input_schema=ChatInput, output_schema=ChatOutput)
     path: list[str] = []
@@ -29,7 +29,8 @@ def build_graph(
             builder.add_node("condense", nodes.condense)
             path.append("condense")
         builder.add_node("retrieve", nodes.retrieve)
-        path.append("retrieve")
+        builder.add_node("focus", nodes.focus)
+        path += ["retrieve", "focus"]
     builder.add_node("generate", nodes.generate)
     path.append("generate")
     if options.stored:

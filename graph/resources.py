@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from chains.embeddings import EmbeddingCache
 from chains.history import HistoryStore
 from chains.llm import get_chat_model
 from chains.retrieval import Retriever, get_retriever
@@ -24,6 +25,7 @@ class Resources:
     history: HistoryStore | None = None
     retriever: Retriever | None = None
     _history_lock: asyncio.Lock | None = field(default=None, repr=False)
+    _passages: EmbeddingCache | None = field(default=None, repr=False)
 
     def chat_model(self) -> BaseChatModel:
         if self.llm is None:
@@ -51,6 +53,14 @@ class Resources:
         """Raise DatabaseUnavailable now, before a stream starts and its status is sent."""
         store = await self.history_store()
         await store.ping()
+
+    def passage_embedder(self) -> EmbeddingCache | None:
+        """The query model behind a cache, for scoring passages; None if the retriever has
+        no embeddings (a test's fake): passages are then scored by their words alone."""
+        if self._passages is None:
+            embeddings = getattr(self.search_backend(), "embeddings", None)
+            self._passages = None if embeddings is None else EmbeddingCache(embeddings)
+        return self._passages
 
     def search_backend(self) -> Retriever:
         if self.retriever is None:

@@ -11,6 +11,8 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from typing_extensions import TypedDict
 
+from chains.passages import Passage
+
 
 class ChatInput(TypedDict):
     """What a caller sends. Only `question` is required; stages ignore what they don't use."""
@@ -31,7 +33,11 @@ class ChatState(ChatInput):
     """Everything the nodes read and write during one run."""
 
     standalone_question: NotRequired[str]
+    """What retrieval searches with: the question, or for a follow-up the rewrite (never stored)."""
     documents: NotRequired[list[Document]]
+    """The retrieved chunks: the sources a person sees, numbered from 1."""
+    passages: NotRequired[list[Passage]]
+    """The parts of those chunks the prompt gets, within CONTEXT_TOKENS."""
     answer: NotRequired[str]
     message_id: NotRequired[str | None]
 

@@ -1,9 +1,10 @@
 """A graph run as a stream of answer tokens, then one closing chunk.
 
 A compiled graph's `.astream()` yields one state update per node, so a client would get
-the whole answer at once. `answer_chunks` runs the graph in LangGraph's "messages" and
-"updates" modes together and yields the answer's tokens as the `generate` node produces
-them, then a closing chunk with the sources and the stored message id.
+the whole answer at once. `answer_chunks` runs the graph in LangGraph's "messages",
+"updates" and "custom" modes together: the sources as soon as retrieval ends, then the
+answer's tokens as the `generate` node produces them (and any text it adds itself, such
+as a citation), then a closing chunk with the stored message id.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def answer_chunks(
     options: GraphOptions,
     on_token: Callable[[], None] | None = None,
 ) -> AnswerRun:
-    """Text chunks for stages without history or sources; `{"answer": ...}` chunks plus a
-    closing `{"sources", "message_id", "session_id"}` chunk for the others.
+    """Text chunks for stages without history or sources; for the others a `{"sources"}`
+    chunk first (RAG stages), then `{"answer": ...}` chunks, then a closing
+    `{"message_id", "session_id"}` chunk.
 
     `on_token` is called once per answer token (the server counts them for its log).
     """
@@ -59,31 +61,32 @@ def answer_chunks(
         stream = graph.astream(
             {key: value for key, value in payload.items() if value is not None},
             config,
-            stream_mode=["messages", "updates"],
+            stream_mode=["messages", "updates", "custom"],
         )
         async for mode, item in stream:
+            text = ""
             if mode == "messages":
                 chunk, metadata = item
                 if metadata.get("langgraph_node") != ANSWER_NODE:
                     continue  # e.g. the condense call: never part of the answer
                 text = chunk.content if isinstance(chunk.content, str) else ""
-                if text:
-                    if on_token is not None:
-                        on_token()
-                    yield AddableDict(answer=text) if structured else text
+            elif mode == "custom":
+                text = item.get("answer", "") if isinstance(item, dict) else ""
             else:
                 for update in item.values():
                     if not update:
                         continue
-                    if "documents" in update:
-                        closing["sources"] = source_entries(update["documents"])
+                    if "documents" in update and structured:
+                        yield AddableDict(sources=source_entries(update["documents"]))
                     if update.get("message_id"):
                         closing["message_id"] = update["message_id"]
                     if update.get("session_id"):
                         closing["session_id"] = update["session_id"]
+            if text:
+                if on_token is not None:
+                    on_token()
+                yield AddableDict(answer=text) if structured else text
         if structured:
-            if options.returns_sources:
-                closing.setdefault("sources", [])
             yield AddableDict(closing)
 
     return run_graph

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from langchain_community.chat_models import ChatLlamaCpp
@@ -23,6 +24,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 from chains.llm.errors import LLMTimeout, LLMUnavailable
+from chains.llm.weights import local_weights
 from settings import Settings, bundled_gguf_path
 
 _DONE = object()
@@ -174,6 +176,7 @@ def local_model(settings: Settings) -> BaseChatModel:
             "to a .gguf file"
         )
     try:
+        path = str(local_weights(settings, Path(path)))
         model = SerializedChatLlamaCpp(
             model_path=path,
             n_ctx=settings.llm_context_tokens,
@@ -185,7 +188,7 @@ def local_model(settings: Settings) -> BaseChatModel:
             streaming=True,
             verbose=False,
         )
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         raise LLMUnavailable(f"local: could not load {os.path.basename(path)}") from exc
     # Free llama.cpp while the interpreter is still whole: its __del__ at shutdown
     # otherwise runs after the C bindings are gone and prints a TypeError.

@@ -93,25 +93,43 @@ def test_stream_in_openai_chunk_format(client: TestClient, model: str) -> None:
     assert chunks[-1].get("sources") == non_streamed.get("sources")
 
 
+HISTORY = [
+    {"role": "system", "content": "You are a pirate."},
+    {"role": "user", "content": "My cat is called Tom."},
+    {"role": "assistant", "content": [{"type": "text", "text": "Nice name."}]},
+    {"role": "user", "content": "What is my cat called?"},
+]
+
+
 def test_messages_are_the_history_and_nothing_is_stored(
     client: TestClient, resources: Resources
 ) -> None:
-    messages = [
-        {"role": "system", "content": "You are a pirate."},
-        {"role": "user", "content": "My cat is called Tom."},
-        {"role": "assistant", "content": [{"type": "text", "text": "Nice name."}]},
-        {"role": "user", "content": "What is my cat called?"},
-    ]
-    assert client.post(URL, json={"model": "ragchat-chat", "messages": messages}).status_code == 200
-    prompt = resources.llm.seen[-1]  # the answer's call; the one before condensed the question
-    contents = [m.content for m in prompt]
-    assert contents[-3:] == ["My cat is called Tom.", "Nice name.", "What is my cat called?"]
-    assert [m.type for m in prompt[-3:]] == ["human", "ai", "human"]
-    assert not any("pirate" in str(c) for c in contents)
+    body = {"model": "ragchat-chat", "messages": HISTORY}
+    assert client.post(URL, json=body).status_code == 200
+    # The small style (the embedded model's) names the earlier question in the last turn.
+    *_, last = resources.llm.seen[-1]
+    assert "Earlier question: My cat is called Tom.\nQuestion: What is my cat called?" in (
+        last.content
+    )
+    assert not any("pirate" in str(m.content) for m in resources.llm.seen[-1])
     assert resources.history.used == []
-    simple = client.post(URL, json={"model": "ragchat-simple", "messages": messages})
+    simple = client.post(URL, json={"model": "ragchat-simple", "messages": HISTORY})
     assert simple.status_code == 200
     assert [m.content for m in resources.llm.seen[-1]] == ["What is my cat called?"]
+
+
+def test_the_large_prompt_style_reads_the_history_as_chat_turns(settings: Settings) -> None:
+    large = settings.model_copy(update={"prompt_style": "large"})
+    resources = fake_resources(large)
+    with TestClient(create_app(large, resources)) as client:
+        assert (
+            client.post(URL, json={"model": "ragchat-chat", "messages": HISTORY}).status_code == 200
+        )
+    prompt = resources.llm.seen[-1]
+    assert [m.content for m in prompt[1:3]] == ["My cat is called Tom.", "Nice name."]
+    assert [m.type for m in prompt] == ["system", "human", "ai", "human"]
+    assert prompt[-1].content.endswith("Question: What is my cat called?")
+    assert not any("pirate" in str(m.content) for m in prompt)
 
 
 @pytest.mark.parametrize(

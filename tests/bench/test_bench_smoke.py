@@ -66,6 +66,33 @@ def test_real_model_quick() -> None:
     assert all(row.note for row in rows if row.value is None), rows
 
 
+def test_llm_speed_quick() -> None:
+    from bench import llm_speed
+
+    rows = llm_speed.main(quick=True)
+    rates = {r.figure: r.value for r in rows if r.unit == "tok/s"}
+    assert set(rates) >= {"generation, shipped", "generation, q8_0", "generation, f16"}
+    assert all(v is not None and v > 0 for v in rates.values()), rates
+    picked = next(r for r in rows if r.figure == "LLM_WEIGHTS=auto picks")
+    assert picked.note in ("shipped", "q8_0", "f16")
+    ttft = [r for r in rows if r.figure.startswith("RAG turn TTFT")]
+    assert len(ttft) == 2 and all(r.value and r.value > 0 for r in ttft)
+
+
+def test_answer_quality_quick() -> None:
+    from bench import answer_quality
+
+    rows = answer_quality.main(quick=True)
+    figures = {r.figure: r for r in rows}
+    chat = figures["/chat, test half: accuracy"]
+    assert chat.verdict in ("PASS", "MISS") and 0.0 <= chat.value <= 1.0
+    assert figures["/chat, test half: prompt tokens p50"].value > 20
+    assert figures["/formatted, test half: prompt tokens p50"].value > 5
+    assert figures["/chat, test half: TTFT p50 first question"].value > 0
+    endpoint = [r for r in rows if r.figure.startswith("endpoint provider")]
+    assert len(endpoint) == 6 and any(r.verdict in ("PASS", "MISS") for r in endpoint)
+
+
 def test_openai_streaming_quick() -> None:
     from bench import openai_streaming
 

@@ -64,3 +64,27 @@ def test_prepare_query_model_builds_the_onnx_files(tmp_path):
     )
     prepare_query_model(torch_settings)
     assert not (tmp_path / "t" / "models").exists()  # nothing to build for torch
+
+
+def test_embedding_cache_embeds_each_text_once_and_stays_bounded():
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from chains.embeddings import EmbeddingCache
+
+    class Counting(DeterministicFakeEmbedding):
+        calls: list = []
+
+        def embed_documents(self, texts):
+            self.calls.append(list(texts))
+            return super().embed_documents(texts)
+
+    inner = Counting(size=8)
+    cache = EmbeddingCache(inner, max_items=3)
+    first = cache.embed_texts(["a", "b", "a"])
+    assert inner.calls == [["a"], ["b"]]  # alone, and a repeated text only once
+    assert np.allclose(first[0], first[2]) and first.shape == (3, 8)
+    again = cache.embed_texts(["b", "c"])
+    assert inner.calls[-1] == ["c"] and np.allclose(again[0], first[1])
+    cache.embed_texts(["d"])  # over max_items: "a", least recently used, goes
+    cache.embed_texts(["a"])
+    assert inner.calls[-1] == ["a"]

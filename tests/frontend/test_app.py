@@ -74,9 +74,13 @@ def test_answer_streams_in_and_conversation_is_listed(
     assert assistant.name == "assistant"
     assert not assistant.error, assistant.error[0].value
     assert assistant.markdown and assistant.markdown[0].value.strip()
-    sources = assistant.expander
-    assert sources and sources[0].label.startswith("[1] ")
-    assert all(e.text and e.text[0].value.strip() for e in sources)  # each chunk's text
+    pages = assistant.expander  # one per page, its chunks inside
+    assert pages and pages[0].label.startswith("[1")
+    labels = [page.label.partition("] ")[2] for page in pages]
+    assert len(labels) == len(set(labels))  # no page listed twice
+    numbers = [n for p in pages for n in p.label[1 : p.label.index("]")].split(", ")]
+    assert sorted(map(int, numbers)) == list(range(1, len(numbers) + 1))
+    assert all(e.text and e.text[0].value.strip() for e in pages)  # each chunk's text
     at.run()  # a rerun draws the conversation from the backend's list
     titles = [b.label for b in conversation_buttons(at)]
     assert titles == ["What is a vector index?"]

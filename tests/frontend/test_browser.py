@@ -106,9 +106,11 @@ def test_question_streams_an_answer_with_sources_in_chromium(
     # distinct ones and a short first one mean tokens arrived one by one.
     assert len(set(lengths)) >= 3 and lengths[0] < lengths[-1], lengths
 
-    sources = answer.get_by_test_id("stExpander")
-    expect(sources.first).to_contain_text("[1]")
+    sources = answer.get_by_test_id("stExpander")  # one per page, its chunks inside
+    expect(sources.first).to_contain_text("[1")
     expect(sources.first).to_contain_text("samples/")
+    labels = [label.split("] ", 1)[1] for label in sources.locator("summary").all_inner_texts()]
+    assert len(labels) == len(set(labels)), labels  # no page listed twice
     sources.first.locator("summary").click()
     expect(sources.first.get_by_test_id("stText")).to_be_visible()
     expect(sources.first.get_by_test_id("stText")).not_to_be_empty()

@@ -101,6 +101,17 @@ def test_dict_chunks_yield_answer_and_keep_the_closing_chunk() -> None:
     assert stream.closing == {"sources": sources, "message_id": "m1", "session_id": "s1"}
 
 
+def test_sources_are_handed_over_before_the_first_answer_token() -> None:
+    sources = [{"number": 1, "title": "T", "page_content": "text"}]
+    chunks = [{"sources": sources}, {"answer": "Par"}, {"answer": "is"}, {"message_id": "m1"}]
+    seen: list[Any] = []
+    stream = AnswerStream(iter(chunks), URL, on_sources=lambda s: seen.append(("sources", s)))
+    for text in stream:
+        seen.append(("text", text))
+    assert seen == [("sources", sources), ("text", "Par"), ("text", "is")]
+    assert stream.closing == {"sources": sources, "message_id": "m1"}
+
+
 def test_failure_mid_stream_keeps_what_arrived_and_raises_readably() -> None:
     def broken() -> Iterator[Any]:
         yield {"answer": "Par"}

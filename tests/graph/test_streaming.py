@@ -27,8 +27,9 @@ def fake_model(*answers: str) -> GenericFakeChatModel:
 @pytest.fixture
 async def resources(tmp_path: Path) -> AsyncIterator[Resources]:
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    # Turn 1: generate; turn 2: condense, then generate.
+    # Turn 1: generate; turn 2: the LLM rewrite of the follow-up, then generate.
     llm = fake_model("first answer [1]", "REWRITTEN QUESTION", "second answer [2]")
+    settings = settings.model_copy(update={"follow_up_query": "llm"})
     resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
     yield resources
     await resources.aclose()
@@ -45,18 +46,38 @@ async def test_a_plain_stage_streams_text_and_nothing_else(resources: Resources)
     assert "".join(chunks) == "first answer [1]"
 
 
-async def test_a_rag_stage_streams_answer_chunks_then_one_closing_chunk(
+async def test_a_rag_stage_streams_sources_then_answer_chunks_then_one_closing_chunk(
     resources: Resources,
 ) -> None:
     tokens: list[None] = []
     payload = {"question": "temp files?", "username": "ada", "session_id": "s1"}
     chunks = await run(resources, "chat", payload, on_token=lambda: tokens.append(None))
-    *answer, closing = chunks
+    sources, *answer, closing = chunks
+    assert list(sources) == ["sources"]
+    assert [s["number"] for s in sources["sources"]] == [1, 2]
+    assert all(list(c) == ["answer"] for c in answer)
     assert "".join(c["answer"] for c in answer) == "first answer [1]"
     assert len(tokens) == len(answer) > 1
-    assert set(closing) == {"sources", "message_id", "session_id"}
-    assert [s["number"] for s in closing["sources"]] == [1, 2]
+    assert set(closing) == {"message_id", "session_id"}
     assert closing["session_id"] == "s1" and closing["message_id"]
+
+
+async def test_an_answer_that_cites_nothing_gets_the_number_of_the_passage_it_quotes(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    llm = fake_model("Call tempfile.mkstemp() for that.")
+    resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
+    try:
+        chunks = await run(resources, "rag", {"question": "temp files?", "username": "ada"})
+        answer = "".join(c.get("answer", "") for c in chunks)
+        # FakeRetriever's first chunk is the one about tempfile.mkstemp().
+        assert answer == "Call tempfile.mkstemp() for that. [1]"
+        store = await resources.history_store()
+        stored = await store.get_user_chat_history("ada")
+        assert stored[-1].content == answer
+    finally:
+        await resources.aclose()
 
 
 async def test_the_condense_call_never_reaches_the_answer(resources: Resources) -> None:

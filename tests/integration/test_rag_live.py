@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,23 +104,23 @@ def test_filtered_rag_cites_only_matching_sources(base_url: str) -> None:
     assert answer["answer"].strip() and answer["message_id"]
 
 
-def test_chat_streams_tokens_then_the_sources(base_url: str) -> None:
-    chunks = list(
-        RemoteRunnable(f"{base_url}/chat", timeout=120).stream(
-            {
-                "question": "What does tempfile.mkstemp return?",
-                "username": "rag-user",
-                "session_id": "chat-1",
-            }
-        )
-    )
-    answer_chunks = [c for c in chunks if "answer" in c]
-    assert len(answer_chunks) > 3
-    assert "sources" in chunks[-1] and chunks[-1]["sources"]
-    assert chunks.index(answer_chunks[-1]) < len(chunks) - 1  # sources come after the text
-    assert {s["number"] for s in chunks[-1]["sources"]} == set(
-        range(1, len(chunks[-1]["sources"]) + 1)
-    )
+def test_chat_sends_the_sources_before_the_first_answer_token(base_url: str) -> None:
+    arrivals: list[tuple[float, dict]] = []
+    started = time.perf_counter()
+    for chunk in RemoteRunnable(f"{base_url}/chat", timeout=120).stream(
+        {"question": "What does tempfile.mkstemp return?", "username": "rag-user"}
+        | {"session_id": "chat-1"}
+    ):
+        arrivals.append((time.perf_counter() - started, chunk))
+    chunks = [chunk for _, chunk in arrivals]
+    first_token = next(i for i, c in enumerate(chunks) if c.get("answer"))
+    assert list(chunks[0]) == ["sources"] and first_token > 0
+    sources = chunks[0]["sources"]
+    assert sources and {s["number"] for s in sources} == set(range(1, len(sources) + 1))
+    assert sources[0]["source"] == "samples/library/tempfile.html"
+    assert arrivals[0][0] < arrivals[first_token][0]  # on the wire before the model spoke
+    assert len([c for c in chunks if c.get("answer")]) > 3
+    assert set(chunks[-1]) == {"message_id", "session_id"}  # the ids close the stream
 
 
 def test_bad_filters_are_422_naming_the_problem(base_url: str) -> None:

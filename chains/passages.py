@@ -1,0 +1,180 @@
+"""Focused context: the passages of the retrieved chunks that answer the question.
+
+Retrieval returns whole chunks (the sources a person sees); the prompt gets only their
+best passages within a token budget. A small model loses the answer in a long context,
+and prompt evaluation is most of the time to first token on a CPU.
+
+A passage is a paragraph, or a run of sentences up to about `PASSAGE_CHARS`; a line
+that is a signature (`heapq.heapreplace(heap, item)`) or a heading stays with the
+paragraph after it, so a function's name travels with its description. Passages are
+scored by the question's embedding similarity and by BM25 over the passages at hand.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+
+from chains.index import sparse
+
+PASSAGE_CHARS = 300
+DENSE_WEIGHT = 0.7  # chosen on the tune half of bench/data/answers.jsonl
+SHORT_PARAGRAPH = 40  # shorter paragraphs (headings, "Note") join the next one
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`\"'(\[*])")
+_SIGNATURE = re.compile(r"^(?:class |exception )?[\w.]+\(.*\)\s*¶?$|^(?:class|exception) [\w.]+¶?$")
+
+EmbedTexts = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Part of source `number` (numbered as the sources are: `[number]` cites it)."""
+
+    number: int
+    text: str
+
+
+def approx_tokens(text: str) -> int:
+    """LangChain's approximation (4 characters a token): no tokenizer per provider."""
+    return math.ceil(len(text) / 4)
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Blank-line separated blocks, lines joined; signatures and headings join the next."""
+    out: list[str] = []
+    pending: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [" ".join(line.split()) for line in block.splitlines() if line.strip()]
+        if not lines:
+            continue
+        joined = " ".join(lines)
+        if _SIGNATURE.match(joined) or len(joined) < SHORT_PARAGRAPH:
+            pending.append(joined)
+            continue
+        out.append(" ".join([*pending, joined]))
+        pending = []
+    if pending:
+        out.append(" ".join(pending))
+    return out
+
+
+def split_passages(number: int, text: str, max_chars: int = PASSAGE_CHARS) -> list[Passage]:
+    """A chunk's passages: paragraphs, long ones cut into runs of whole sentences."""
+    passages = []
+    for paragraph in _paragraphs(text):
+        current = ""
+        for sentence in _SENTENCE_END.split(paragraph):
+            if current and len(current) + len(sentence) > max_chars:
+                passages.append(current)
+                current = ""
+            current = f"{current} {sentence}".strip()
+        if current:
+            passages.append(current)
+    # A sentence longer than twice the limit (a table flattened to one line) is cut.
+    return [Passage(number, p[: 2 * max_chars]) for p in passages]
+
+
+def idf_overlap(question: str, texts: Sequence[str]) -> np.ndarray:
+    """The summed idf (over these texts only) of the words each text shares with `question`."""
+    tokens = sparse.tokenize(list(texts))
+    wanted = set(sparse.tokenize([question])[0])
+    doc_freq: dict[str, int] = {}
+    for doc in tokens:
+        for token in set(doc) & wanted:
+            doc_freq[token] = doc_freq.get(token, 0) + 1
+    idf = {t: float(sparse.idf(np.array([n]), len(tokens))[0]) for t, n in doc_freq.items()}
+    return np.array([sum(idf[t] for t in set(doc) & wanted) for doc in tokens])
+
+
+def lexical_scores(question: str, texts: Sequence[str]) -> np.ndarray:
+    """`idf_overlap` scaled to [0, 1]."""
+    scores = idf_overlap(question, texts)
+    return scores / scores.max() if len(scores) and scores.max() > 0 else scores
+
+
+def _unit_range(values: np.ndarray) -> np.ndarray:
+    spread = values.max() - values.min() if len(values) else 0.0
+    return (values - values.min()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def score_passages(
+    question: str,
+    passages: Sequence[Passage],
+    embed_question: Callable[[str], np.ndarray],
+    embed_texts: EmbedTexts,
+    dense_weight: float = DENSE_WEIGHT,
+) -> np.ndarray:
+    """Each passage's relevance: dense similarity and lexical overlap, each scaled to [0, 1]."""
+    if not passages:
+        return np.zeros(0)
+    texts = [p.text for p in passages]
+    dense = np.asarray(embed_texts(texts), dtype=np.float32) @ np.asarray(
+        embed_question(question), dtype=np.float32
+    )
+    return dense_weight * _unit_range(dense) + (1 - dense_weight) * lexical_scores(question, texts)
+
+
+def within_budget(ranked: Sequence[Passage], budget_tokens: int) -> list[Passage]:
+    """The best passages, in rank order, that fit `budget_tokens` (at least one, cut to fit)."""
+    chosen: list[Passage] = []
+    used = 0
+    for passage in ranked:
+        cost = approx_tokens(passage.text)
+        if used + cost <= budget_tokens:
+            chosen.append(passage)
+            used += cost
+    if not chosen and ranked:
+        best = ranked[0]
+        chosen = [Passage(best.number, best.text[: 4 * budget_tokens])]
+    return chosen
+
+
+def focus(
+    question: str,
+    documents: Sequence[Document],
+    budget_tokens: int,
+    embed_question: Callable[[str], np.ndarray],
+    embed_texts: EmbedTexts,
+) -> list[Passage]:
+    """The passages of `documents` that best answer `question`, best first, within budget."""
+    passages = [
+        passage
+        for number, doc in enumerate(documents, start=1)
+        for passage in split_passages(number, doc.page_content)
+    ]
+    total = sum(approx_tokens(p.text) for p in passages)
+    if total <= budget_tokens:  # everything fits: keep the sources' own order
+        return passages
+    scores = score_passages(question, passages, embed_question, embed_texts)
+    ranked = [passages[i] for i in np.argsort(-scores, kind="stable")]
+    return within_budget(ranked, budget_tokens)
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def cites_a_source(answer: str, sources: int) -> bool:
+    """Whether the answer cites `[n]` for some n among the sources."""
+    return any(1 <= int(n) <= sources for n in _CITATION.findall(answer))
+
+
+def supporting_passage(answer: str, passages: Sequence[Passage]) -> Passage | None:
+    """The passage the answer draws on: the one sharing the most idf-weighted words with it.
+
+    None unless it shares a word with the answer that at most half of the passages hold
+    (the words every passage has, like the topic, say nothing about which one was used).
+    """
+    if not passages or not answer.strip():
+        return None
+    texts = [p.text for p in passages]
+    best = int(np.argmax(idf_overlap(answer, texts)))
+    tokens = [set(doc) for doc in sparse.tokenize(texts)]
+    wanted = set(sparse.tokenize([answer])[0])
+    rare = {t for t in wanted if sum(t in doc for doc in tokens) <= max(1, len(tokens) // 2)}
+    return passages[best] if tokens[best] & rare else None

@@ -1,0 +1,117 @@
+"""Focused context: cutting chunks into passages, scoring them, keeping to the budget.
+
+Deterministic: the "embeddings" here count words, so every score can be worked out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from langchain_core.documents import Document
+
+from chains.passages import (
+    Passage,
+    approx_tokens,
+    cites_a_source,
+    focus,
+    lexical_scores,
+    split_passages,
+    supporting_passage,
+    within_budget,
+)
+
+HEAPQ = """heapq.heappush(heap, item)
+
+Push the value item onto the heap, maintaining the heap invariant.
+
+heapq.heapreplace(heap, item)
+
+Pop and return the smallest item from the heap, and also push the new item. The heap size
+doesn't change. If the heap is empty, IndexError is raised.
+
+Note
+
+This one step operation is more efficient than a heappop() followed by heappush()."""
+
+VOCABULARY = ["push", "pop", "smallest", "size", "efficient", "temporary", "file"]
+
+
+def word_counts(text: str) -> np.ndarray:
+    words = text.lower().replace(",", " ").replace(".", " ").split()
+    return np.array([sum(w.startswith(v) for w in words) for v in VOCABULARY], dtype=float)
+
+
+def embed_texts(texts: list[str]) -> np.ndarray:
+    vectors = np.array([word_counts(t) for t in texts])
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def embed_question(text: str) -> np.ndarray:
+    return embed_texts([text])[0]
+
+
+def test_a_signature_stays_with_its_description_and_a_heading_with_its_paragraph() -> None:
+    passages = split_passages(2, HEAPQ)
+    assert [p.number for p in passages] == [2, 2, 2]
+    first, second, third = (p.text for p in passages)
+    assert first == "heapq.heappush(heap, item) Push the value item onto the heap, " + (
+        "maintaining the heap invariant."
+    )
+    assert second.startswith("heapq.heapreplace(heap, item) Pop and return the smallest")
+    assert "The heap size doesn't change." in second  # wrapped lines are joined
+    assert third.startswith("Note This one step operation")
+
+
+def test_a_long_paragraph_is_cut_between_sentences() -> None:
+    text = " ".join(f"Sentence number {i} says something." for i in range(40))
+    passages = split_passages(1, text, max_chars=120)
+    assert len(passages) > 5
+    assert all(len(p.text) <= 120 for p in passages)
+    assert all(p.text.endswith("something.") for p in passages)
+    assert " ".join(p.text for p in passages) == text
+
+
+def test_the_budget_keeps_the_best_passages_that_fit_in_rank_order() -> None:
+    ranked = [Passage(1, "a" * 40), Passage(2, "b" * 200), Passage(3, "c" * 40)]
+    assert approx_tokens("a" * 40) == 10
+    assert within_budget(ranked, 25) == [ranked[0], ranked[2]]  # 10 + 10; 50 does not fit
+    assert within_budget([Passage(4, "d" * 400)], 10) == [Passage(4, "d" * 40)]  # cut to fit
+    assert within_budget([], 10) == []
+
+
+def test_lexical_scores_weigh_rare_shared_words_most() -> None:
+    texts = ["the heap and the item", "the heap", "a temporary file"]
+    scores = lexical_scores("which heap item?", texts)
+    assert scores[0] == 1.0 and 0 < scores[1] < scores[0] and scores[2] == 0.0
+
+
+def test_focus_puts_the_passage_that_answers_first_within_the_budget() -> None:
+    documents = [
+        Document("Use tempfile for a temporary file. It is removed on close."),
+        Document(HEAPQ),
+    ]
+    question = "Which function pops the smallest item and pushes, so the size stays the same?"
+    chosen = focus(question, documents, 60, embed_question, embed_texts)
+    assert chosen[0].number == 2 and chosen[0].text.startswith("heapq.heapreplace")
+    assert sum(approx_tokens(p.text) for p in chosen) <= 60
+
+
+def test_focus_keeps_every_passage_in_source_order_when_all_fit() -> None:
+    documents = [Document("First source."), Document(HEAPQ)]
+    chosen = focus("anything", documents, 10_000, embed_question, embed_texts)
+    assert [p.number for p in chosen] == [1, 2, 2, 2]
+    assert chosen[0].text == "First source."
+
+
+def test_the_supporting_passage_is_the_one_whose_rare_words_the_answer_uses() -> None:
+    passages = split_passages(3, HEAPQ)
+    found = supporting_passage("Use heapq.heapreplace: it pops then pushes.", passages)
+    assert found is not None and found.text.startswith("heapq.heapreplace")
+    assert supporting_passage("The heap.", passages) is None  # every passage says "heap"
+    assert supporting_passage("", passages) is None
+
+
+def test_only_a_number_among_the_sources_counts_as_a_citation() -> None:
+    assert cites_a_source("It is heapreplace [2].", 3)
+    assert not cites_a_source("It is heapreplace [4].", 3)
+    assert not cites_a_source("It is heapreplace.", 3)
