@@ -78,6 +78,8 @@ def run_ingest(args: argparse.Namespace, settings: Settings | None = None) -> in
         print(f"ragchat ingest: {exc}", file=sys.stderr)
         return 1
     loading = f", after {report.model_seconds:.1f} s loading models" if report.model_seconds else ""
+    if report.backend:
+        loading += f"; embedded with {report.backend}"
     print(
         f"ingested {report.files} files, {report.chunks} chunks in {report.seconds:.1f} s "
         f"({report.chunks_per_second:.1f} chunks/s{loading})"

@@ -140,7 +140,15 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=150, ge=0, le=2000)
     retrieval_k: int = Field(default=5, ge=1)
     max_k: int = Field(default=20, ge=1, le=200)
-    hybrid_alpha: float = Field(default=0.2, ge=0.0, le=1.0, description="dense weight")
+    hybrid_alpha: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="dense weight for a question in plain words"
+    )
+    hybrid_alpha_code: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="dense weight for a question that names code"
+    )
+    max_chunks_per_source: int | None = Field(
+        default=None, ge=1, description="at most this many chunks of one page in a top-k"
+    )
     max_filter_depth: int = Field(default=4, ge=1)
     max_filter_nodes: int = Field(default=64, ge=1)
     pinecone_api_key: SecretStr | None = None
@@ -163,7 +171,9 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
-    @field_validator("models_dir", "api_keys_file", "context_tokens", mode="before")
+    @field_validator(
+        "models_dir", "api_keys_file", "context_tokens", "max_chunks_per_source", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `MODELS_DIR=` in a .env means the default, not Path("") (the current directory).

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import markdown_table
-from chains.embeddings import get_embeddings, ingest_backend
+from chains.embeddings import get_embeddings
 from chains.index.chunks import Chunk
 from chains.index.local import LocalHybridIndex
 from chains.ingest import ingest
@@ -133,7 +133,11 @@ def ingest_rows(args: argparse.Namespace) -> list[list[str]]:
     if args.quick:
         folders = [p for p in folders if p.name == "tutorial"] or folders[:1]
     rows = []
-    chosen = ingest_backend(Settings(_env_file=None))
+    # What `auto` picks here, by timing every backend on the first chunks (once per CPU).
+    with tempfile.TemporaryDirectory() as tmp:
+        auto = Settings(data_dir=args.data_dir, _env_file=None)
+        store = LocalHybridIndex.open(Path(tmp), create=True)
+        chosen = ingest(auto, folders[:1], store=store, progress=False).backend
     for backend in args.backends.split(","):
         settings = Settings(
             data_dir=args.data_dir, ingest_embedding_backend=backend, _env_file=None

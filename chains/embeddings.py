@@ -19,7 +19,9 @@ Both run offline: models load from a local folder with `local_files_only`, insid
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,8 @@ from langchain_core.embeddings import Embeddings
 
 if TYPE_CHECKING:
     from settings import Settings
+
+log = logging.getLogger(__name__)
 
 _cache: dict[tuple, Embeddings] = {}
 _lock = threading.Lock()
@@ -81,25 +85,79 @@ def _load(model_path: str, backend: str, models_dir, batch_size: int) -> Embeddi
     )
 
 
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True if the CPU multiplies bfloat16 in hardware (AMX-BF16 or AVX512-BF16)."""
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:  # not Linux, or no procfs: assume not
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.partition(":")[2].split())
-            return bool(flags & {"amx_bf16", "avx512_bf16"})
-    return False
+INGEST_CANDIDATES = ("onnx-int8", "torch-bf16", "torch")
+AGREEMENT = 0.99  # least cosine between a document backend's vectors and the query model's
+SAMPLE_CHUNKS = 48
 
 
-def ingest_backend(settings: Settings) -> str:
-    """The backend that embeds documents: `INGEST_EMBEDDING_BACKEND`, with `auto` resolved."""
+def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
+    """The backend that embeds documents: `INGEST_EMBEDDING_BACKEND`, with `auto` resolved.
+
+    `auto` times every backend on `sample` (the first chunks of the actual ingest) and keeps
+    the fastest whose vectors agree with the query backend's; the choice is remembered
+    per CPU model under MODELS_DIR (chains.measured_choice). CPU flags are not consulted:
+    bf16 "support" ranged from 2x faster (AMX) to slower than fp32 (AVX512-BF16 on EPYC).
+    """
     chosen = settings.ingest_embedding_backend
     if chosen != "auto":
         return chosen
-    return "torch-bf16" if cpu_has_native_bf16() else settings.embedding_backend
+    if not sample:
+        return settings.embedding_backend
+    from chains.measured_choice import fastest
+
+    texts = sample[:SAMPLE_CHUNKS]
+    agreement: dict[str, float] = {}
+    reference: list[np.ndarray] = []  # the query model's vectors, made only if we measure
+
+    def timing(backend: str):
+        def measure() -> float:
+            embeddings = get_embeddings(settings, backend)
+            embed_texts(embeddings, texts[:4])  # warm-up: first-call allocations
+            started = time.perf_counter()
+            vectors = embed_texts(embeddings, texts)
+            seconds = time.perf_counter() - started
+            if not reference:
+                reference.append(_unit_rows(embed_texts(get_embeddings(settings), texts)))
+            cosines = np.sum(_unit_rows(vectors) * reference[0], axis=1)
+            agreement[backend] = float(np.min(cosines))
+            return seconds
+
+        return measure
+
+    choice, seconds = fastest(
+        settings.resolved_models_dir / "measured" / "ingest-backend.json",
+        {
+            "model": Path(settings.resolved_embedding_model).name,
+            "query": settings.embedding_backend,
+        },
+        {backend: timing(backend) for backend in INGEST_CANDIDATES},
+        accept=lambda backend: agreement.get(backend, 0.0) >= AGREEMENT,
+    )
+    _forget_except(settings, keep={choice, settings.embedding_backend})
+    if agreement:  # measured now, not read back
+        log.warning(
+            "ingest backend: %s (measured on %s chunks: %s)",
+            choice,
+            len(texts),
+            ", ".join(
+                f"{b} {len(texts) / s:.1f} chunks/s, cosine {agreement.get(b, 0):.4f}"
+                for b, s in seconds.items()
+            ),
+        )
+    return choice
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+def _forget_except(settings: Settings, keep: set[str]) -> None:
+    """Drop the models measured and not chosen: torch weights are not small."""
+    with _lock:
+        for key in [k for k in _cache if k[0] == settings.resolved_embedding_model]:
+            if key[1] not in keep:
+                del _cache[key]
 
 
 def prepare_query_model(settings: Settings) -> None:

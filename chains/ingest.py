@@ -46,6 +46,7 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     model_seconds: float = 0.0  # loading (and once, building) the embedding models
+    backend: str = ""  # the embedding backend that embedded the documents, if we chose it
 
     @property
     def chunks_per_second(self) -> float:
@@ -143,8 +144,9 @@ def ingest(
     if rebuild and not chunks:
         raise ValueError("nothing to ingest: --rebuild would leave the index empty")
     loading = time.perf_counter()
+    backend = ""
     if embeddings is None:
-        backend = ingest_backend(settings)
+        backend = ingest_backend(settings, [c.text for c in chunks])
         embeddings = get_embeddings(settings, backend)
         if backend != settings.embedding_backend:
             prepare_query_model(settings)
@@ -163,6 +165,7 @@ def ingest(
         skipped=skipped,
         errors=errors,
         model_seconds=model_seconds,
+        backend=backend,
     )
 
 

@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 
 from chains.index.backend import MODES, IndexUnavailable, SearchBackend
 from chains.index.filters import InvalidSearch, validate_filter
+from chains.index.fusion import cap_per_source, query_alpha
 from chains.index.local import LocalHybridIndex
 from chains.passages import Passage
 
@@ -33,6 +34,10 @@ __all__ = [
     "get_retriever",
     "reset_retrievers",
 ]
+
+
+# With a per-page cap, the backend is asked for this many candidates per result wanted.
+CANDIDATES_PER_RESULT = 4
 
 
 class Retriever:
@@ -85,13 +90,24 @@ class Retriever:
         mode: str = "hybrid",
         alpha: float | None = None,
     ) -> list[Document]:
-        """Top-k documents; metadata holds the stored metadata plus `id` and `score`."""
-        k = self.settings.retrieval_k if k is None else k
-        alpha = self.settings.hybrid_alpha if alpha is None else alpha
+        """Top-k documents; metadata holds the stored metadata plus `id` and `score`.
+
+        Without an explicit `alpha`, the dense weight follows the question (see
+        chains.index.fusion); `MAX_CHUNKS_PER_SOURCE` caps how many chunks one page gets.
+        """
+        settings = self.settings
+        k = settings.retrieval_k if k is None else k
+        if alpha is None:
+            alpha = query_alpha(query, plain=settings.hybrid_alpha, code=settings.hybrid_alpha_code)
         checked = self._check(k, filter, mode, alpha)
         backend = self.backend
         vector = None if mode == "sparse" else self.embeddings.embed_query(query)
-        hits = backend.search(vector, query, k=k, filter=checked, mode=mode, alpha=alpha)
+        cap = settings.max_chunks_per_source
+        fetch = k if cap is None else k * CANDIDATES_PER_RESULT
+        hits = backend.search(vector, query, k=fetch, filter=checked, mode=mode, alpha=alpha)
+        if cap is not None:
+            sources = [hit.chunk.source for hit in hits]
+            hits = [hits[i] for i in cap_per_source(range(len(hits)), sources, k, cap)]
         return [
             Document(
                 page_content=hit.chunk.text,

@@ -46,7 +46,7 @@ class RequestContext:
 class SearchParams:
     k: int
     mode: str
-    alpha: float
+    alpha: float | None  # None: the retriever weighs dense and sparse by the question
     filter: dict[str, Any] | None
 
     @classmethod
@@ -56,6 +56,6 @@ class SearchParams:
         return cls(
             k=max(1, min(int(k), settings.max_k)),
             mode=state.get("mode") or default_mode,
-            alpha=settings.hybrid_alpha if alpha is None else float(alpha),
+            alpha=None if alpha is None else float(alpha),
             filter=state.get("filter") or None,
         )

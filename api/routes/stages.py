@@ -48,13 +48,12 @@ def retrieve_chunks(resources: Resources) -> Retrieve:
 
     async def retrieve(payload: dict[str, Any]) -> list[dict[str, Any]]:
         settings = resources.settings
-        alpha = payload.get("alpha")
         documents = await resources.search_backend().asearch(
             payload["query"],
             k=payload.get("k") or settings.retrieval_k,
             filter=payload.get("filter"),
             mode=payload.get("mode") or "hybrid",
-            alpha=settings.hybrid_alpha if alpha is None else alpha,
+            alpha=payload.get("alpha"),
         )
         results = []
         for doc in documents:

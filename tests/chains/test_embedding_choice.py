@@ -2,41 +2,74 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from chains import embeddings
-from chains.embeddings import cpu_has_native_bf16, ingest_backend
+from chains.embeddings import ingest_backend
 from settings import Settings
 
-CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2 {extra}\nbugs\t\t: spectre\n"
+
+class FakeBackend:
+    """An embedding runtime whose speed and vectors the test decides."""
+
+    def __init__(self, delay: float, tilt: float = 0.0) -> None:
+        self.delay, self.tilt, self.calls = delay, tilt, 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        time.sleep(self.delay)
+        return [[1.0, self.tilt, float(len(t) % 3)] for t in texts]
 
 
-@pytest.mark.parametrize(
-    ("extra", "expected"),
-    [("", False), ("avx512f", False), ("avx512_bf16", True), ("amx_tile amx_bf16", True)],
-)
-def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, extra, expected):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(CPUINFO.format(extra=extra))
-    assert cpu_has_native_bf16(cpuinfo) is expected
+@pytest.fixture
+def backends(monkeypatch, tmp_path):
+    """onnx-int8 (the query model) slow, torch-bf16 fastest, torch fast but disagreeing."""
+    fakes = {
+        "onnx-int8": FakeBackend(0.03),
+        "torch-bf16": FakeBackend(0.0),
+        "torch": FakeBackend(0.0, tilt=0.5),
+    }
+    monkeypatch.setattr(
+        embeddings, "get_embeddings", lambda s, b=None: fakes[b or s.embedding_backend]
+    )
+    monkeypatch.setattr(embeddings, "_forget_except", lambda s, keep: None)
+    return fakes
 
 
-def test_unreadable_cpuinfo_means_no_bf16(tmp_path):
-    assert cpu_has_native_bf16(tmp_path / "missing") is False
+def auto_settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path, models_dir=tmp_path / "models", _env_file=None)
 
 
-@pytest.mark.parametrize(("native", "expected"), [(True, "torch-bf16"), (False, "torch")])
-def test_auto_uses_bf16_only_where_the_cpu_has_it(monkeypatch, native, expected):
-    monkeypatch.setattr(embeddings, "cpu_has_native_bf16", lambda: native)
-    settings = Settings(embedding_backend="torch", _env_file=None)
+def test_auto_keeps_the_fastest_backend_that_agrees_with_the_query_model(backends, tmp_path):
+    settings = auto_settings(tmp_path)
     assert settings.ingest_embedding_backend == "auto"
-    assert ingest_backend(settings) == expected
+    assert ingest_backend(settings, ["chunk one", "chunk two!"]) == "torch-bf16"
+    saved = json.loads((tmp_path / "models/measured/ingest-backend.json").read_text())
+    assert saved["choice"] == "torch-bf16"
+    assert saved["key"]["cpu"]  # remembered with this machine's CPU model name
+    assert set(saved["seconds"]) == {"onnx-int8", "torch-bf16", "torch"}
 
 
-def test_an_explicit_ingest_backend_wins(monkeypatch):
-    monkeypatch.setattr(embeddings, "cpu_has_native_bf16", lambda: True)
-    settings = Settings(ingest_embedding_backend="onnx-int8", _env_file=None)
-    assert ingest_backend(settings) == "onnx-int8"
+def test_the_choice_is_measured_once_per_cpu(backends, tmp_path):
+    settings = auto_settings(tmp_path)
+    ingest_backend(settings, ["a chunk"])
+    calls = {name: fake.calls for name, fake in backends.items()}
+    assert ingest_backend(settings, ["another chunk"]) == "torch-bf16"
+    assert {name: fake.calls for name, fake in backends.items()} == calls
+
+
+def test_without_chunks_auto_means_the_query_backend(backends, tmp_path):
+    assert ingest_backend(auto_settings(tmp_path), []) == "onnx-int8"
+    assert all(fake.calls == 0 for fake in backends.values())
+
+
+def test_an_explicit_ingest_backend_wins(backends, tmp_path):
+    settings = Settings(ingest_embedding_backend="torch", _env_file=None)
+    assert ingest_backend(settings, ["a chunk"]) == "torch"
+    assert all(fake.calls == 0 for fake in backends.values())
 
 
 def test_unknown_backends_are_refused():

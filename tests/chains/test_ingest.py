@@ -185,11 +185,11 @@ def test_ingest_builds_the_query_model_when_documents_use_another_backend(librar
         chains.ingest, "prepare_query_model", lambda s: calls.append(("prepare", None))
     )
     settings = Settings(data_dir=library / "data", _env_file=None)
-    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s: "torch-bf16")
+    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s, sample=None: "torch-bf16")
     ingest(settings, ["library"], progress=False)
     assert calls == [("load", "torch-bf16"), ("prepare", None)]
     calls.clear()
-    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s: "onnx-int8")
+    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s, sample=None: "onnx-int8")
     ingest(settings, ["library"], progress=False)
     assert calls == [("load", "onnx-int8")]  # the same model: loading it built it
 

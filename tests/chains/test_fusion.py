@@ -1,0 +1,103 @@
+"""Fusion: the dense weight follows the question, and the per-page cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from chains.index.chunks import Chunk
+from chains.index.fusion import cap_per_source, fuse, names_code, query_alpha
+from chains.index.local import LocalHybridIndex
+from chains.retrieval import Retriever
+from settings import Settings
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does mkdtemp() return?",
+        "how do I use os.path.join",
+        "what is max_size for?",
+        "Which exception does JSONDecodeError subclass?",
+        "what does `dumps` do with sort keys",
+        "is there a --upgrade-deps option",
+        "does getLogger cache loggers",
+    ],
+)
+def test_questions_that_name_code(question):
+    assert names_code(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How can I make a scratch folder that disappears afterwards?",
+        "Which function turns bytes into text for a web address?",
+        "Is it safe to compare secrets in the usual way?",
+        "What does Python do with 0.1 + 0.2, and why?",
+        "e.g. a well-known sorting trick",
+    ],
+)
+def test_questions_in_plain_words(question):
+    assert not names_code(question)
+
+
+def test_the_weight_follows_the_question():
+    assert query_alpha("what does mkdtemp() return", plain=0.9, code=0.4) == 0.4
+    assert query_alpha("where do temporary folders go", plain=0.9, code=0.4) == 0.9
+
+
+def test_fuse_is_the_convex_combination_pinecone_computes():
+    dense, sparse = np.array([0.5, 0.1]), np.array([0.0, 0.8])
+    assert np.allclose(fuse(dense, sparse, 0.25), [0.125, 0.625])
+
+
+def test_cap_keeps_order_and_skips_pages_over_the_cap():
+    sources = ["a", "a", "a", "b", "a", "c"]
+    assert cap_per_source(range(6), sources, k=4, cap=2) == [0, 1, 3, 5]
+    assert cap_per_source(range(6), sources, k=3, cap=None) == [0, 1, 2]
+    assert cap_per_source(range(6), sources, k=10, cap=1) == [0, 3, 5]
+
+
+FAKE = DeterministicFakeEmbedding(size=16)
+
+
+def retriever_with(tmp_path: Path, **settings: object) -> Retriever:
+    config = Settings(data_dir=tmp_path / "data", _env_file=None, **settings)
+    index = LocalHybridIndex.open(config.index_dir, create=True)
+    texts = [f"json encoder part {i}" for i in range(4)] + ["json decoder", "csv reader"]
+    sources = ["json.md"] * 4 + ["decoder.md", "csv.md"]
+    chunks = [
+        Chunk(t, {"source": s, "chunk": i})
+        for i, (t, s) in enumerate(zip(texts, sources, strict=True))
+    ]
+    index.upsert(chunks, FAKE.embed_documents(texts))
+    return Retriever(config, FAKE, None)
+
+
+def test_the_retriever_applies_the_cap(tmp_path):
+    uncapped = retriever_with(tmp_path / "a").search("json encoder", k=3, mode="sparse")
+    assert [d.metadata["source"] for d in uncapped] == ["json.md"] * 3
+    capped = retriever_with(tmp_path / "b", max_chunks_per_source=1).search(
+        "json encoder", k=3, mode="sparse"
+    )
+    assert [d.metadata["source"] for d in capped] == ["json.md", "decoder.md"]
+
+
+def test_the_retriever_weighs_by_the_question_unless_alpha_is_given(tmp_path, monkeypatch):
+    retriever = retriever_with(tmp_path, hybrid_alpha=0.9, hybrid_alpha_code=0.1)
+    seen: list[float] = []
+    original = retriever.backend.search
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["alpha"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(retriever.backend, "search", spy)
+    retriever.search("the json encoder", k=2)
+    retriever.search("json.dumps()", k=2)
+    retriever.search("json.dumps()", k=2, alpha=0.5)
+    assert seen == [0.9, 0.1, 0.5]
