@@ -60,6 +60,16 @@ class AnswerStream:
         """What arrived so far: the whole answer, or what was said before a failure."""
         return "".join(self.parts)
 
+    def close(self) -> None:
+        """Hang up now: the server then stops generating and stores what was said.
+
+        Left to the garbage collector, the response stays open as long as anything holds
+        the stopped run's traceback, and the model keeps writing for nobody.
+        """
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
     def __iter__(self) -> Iterator[str]:
         try:
             for chunk in self.chunks:

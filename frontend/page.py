@@ -73,6 +73,7 @@ def answer(
         if options.stage in HISTORY_STAGES and session_id is None:
             session_id = str(client.create_session(username)["id"])
             st.session_state[state.SESSION_ID] = session_id
+            state.started_here()[session_id] = question.strip()[:80]
         # The answer's text first, its sources under it: they arrive before the first token
         # and are drawn while the model writes.
         text_slot, sources_slot = st.empty(), st.empty()
@@ -92,6 +93,8 @@ def answer(
         log.exception("unexpected failure while answering")
         error, finished = f"Something went wrong in the app: {exc}", True
     finally:
+        if stream is not None and not finished:
+            stream.close()  # Stop was pressed
         entry = assistant_entry(
             stream.text if stream else "", stream.closing if stream else {}, error
         )

@@ -128,6 +128,15 @@ def answering_options(load_stats: Callable[[], dict[str, Any]]) -> ChatOptions:
     return ChatOptions(stage, k, metadata_filter, problem, mode, alpha)
 
 
+def _pending_title(sid: str) -> str:
+    """A session the server has not titled yet: the question this page started it with.
+
+    The server titles a session when it stores the first message, which for a stopped
+    answer happens a moment after the page may already have listed the sessions again.
+    """
+    return state.started_here().get(sid) or "Untitled conversation"
+
+
 def conversations(client: BackendClient, username: str) -> None:
     """The user's conversations, newest first, each with open and delete buttons."""
     current = st.session_state.get(state.SESSION_ID)
@@ -149,7 +158,7 @@ def conversations(client: BackendClient, username: str) -> None:
             st.caption("No conversations yet.")
         for session in sessions:
             sid = str(session.get("id"))
-            title = str(session.get("title") or "").strip() or "New conversation"
+            title = str(session.get("title") or "").strip() or _pending_title(sid)
             count, updated = session.get("message_count", 0), session.get("updated")
             left, right = st.columns([0.84, 0.16], vertical_alignment="center")
             left.button(

@@ -16,6 +16,7 @@ from frontend.transcript import ChatEntry, from_stored
 
 SESSION_ID = "session_id"  # the open conversation; None until its first message
 MESSAGES = "messages"
+STARTED_HERE = "started_here"  # {session id: its first question}, for sessions this page began
 OWNER = "owner"  # whose conversation is open: switching user closes it
 NOTICE = "notice"
 
@@ -26,6 +27,10 @@ def init_state(username: str) -> None:
     if st.session_state.get(OWNER) != username:
         st.session_state[OWNER] = username
         start_new_conversation()
+
+
+def started_here() -> dict[str, str]:
+    return st.session_state.setdefault(STARTED_HERE, {})
 
 
 def transcript() -> list[ChatEntry]:
