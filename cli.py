@@ -15,20 +15,34 @@ from settings import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server import create_app
-
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level,
-        workers=1,
-    )
+    options = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_level": settings.log_level,
+    }
+    if args.workers > 1:
+        # Each worker is its own process: they count into files that /metrics merges
+        # (prometheus-client's multiprocess mode), in a folder emptied at each start.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir.resolve() / "metrics")
+        )
+        _empty_folder(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+        uvicorn.run("server:create_app", factory=True, workers=args.workers, **options)
+        return 0
+    from server import create_app
+
+    uvicorn.run(create_app(settings), workers=1, **options)
     return 0
+
+
+def _empty_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
 
 
 # --- run / stack / frontend / stop: several processes, supervised by stack.py ---------
@@ -152,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="start the backend (FastAPI + LangServe)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (metrics merged)"
+    )
     serve.set_defaults(handler=_serve)
     add_stack_commands(commands)
     from ingest_cli import register as add_index_commands

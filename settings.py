@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=120, ge=0, description="0 disables")
     redis_url: str = ""
+    metrics_users: str = Field(
+        default="", description="with API_KEYS: the users who may read /metrics (comma-separated)"
+    )
     max_concurrent_requests: int = Field(default=64, ge=1)
     max_history_messages: int = Field(default=200, ge=1)
 

@@ -28,6 +28,7 @@ from graph.context import MissingIdentity
 log = logging.getLogger("ragchat.errors")
 
 LLM_UNREACHABLE = "the LLM endpoint could not be reached (provider: endpoint/huggingface)"
+LLM_TOO_SLOW = "the LLM endpoint did not answer within LLM_TIMEOUT_SECONDS"
 
 # Every exception type `status_for` knows; each gets the same handler.
 KNOWN_FAILURES: tuple[type[BaseException], ...] = (
@@ -39,6 +40,7 @@ KNOWN_FAILURES: tuple[type[BaseException], ...] = (
     MissingIdentity,
     httpx.TransportError,
     ConnectionError,
+    TimeoutError,
     HfHubHTTPError,
 )
 
@@ -59,6 +61,8 @@ def status_for(exc: BaseException) -> tuple[int, str] | None:
         return 422, str(exc)
     if isinstance(exc, IndexUnavailable):
         return 503, f"the document index is unavailable: {exc}"
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return 504, LLM_TOO_SLOW
     if isinstance(exc, httpx.TransportError | ConnectionError | HfHubHTTPError):
         return 502, LLM_UNREACHABLE
     return None
@@ -141,6 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def known_failure(request: Request, exc: Exception) -> JSONResponse:
         status, message = status_for(exc) or (500, "internal server error")
         log.warning("%s on %s: %s", status, request.url.path, type(exc).__name__)
+        request.state.failure = exc  # counted by the request log's metrics
         return JSONResponse(error_body(status, message), status_code=status)
 
     for exc_type in KNOWN_FAILURES:

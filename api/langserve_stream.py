@@ -12,12 +12,13 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 import anyio
-from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.graph.state import CompiledStateGraph
 from langserve.callbacks import AsyncEventAggregatorCallback
 
-from api.middleware import count_tokens
+from api import metrics
+from api.middleware import count_tokens, note_fault, note_stage
 from graph.options import GraphOptions
 from graph.streaming import answer_chunks
 
@@ -79,6 +80,17 @@ def without_unread_aggregator(config: RunnableConfig | None) -> RunnableConfig |
     return {**(config or {}), "callbacks": kept}
 
 
+def with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
+    """`config` with one more callback handler, whatever form its callbacks take."""
+    config = config or {}
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        manager = callbacks.copy()
+        manager.add_handler(handler, inherit=True)
+        return {**config, "callbacks": manager}
+    return {**config, "callbacks": [*(callbacks or []), handler]}
+
+
 class GraphTokenStream(RunnableLambda):
     """The runnable LangServe iterates: each stream runs in a task of its own.
 
@@ -87,21 +99,38 @@ class GraphTokenStream(RunnableLambda):
     never reaches the graph's cleanup.
     """
 
+    def _measured(self, config: RunnableConfig | None) -> RunnableConfig:
+        """Note the stage for the request's metrics and time its retrieval step."""
+        note_stage(self.name or "ragchat")
+        return with_handler(config, metrics.RetrievalTimer(self.name or "ragchat"))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return await super().ainvoke(input, self._measured(config), **kwargs)
+
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        source = super().astream(input, without_unread_aggregator(config), **kwargs)
-        async with aclosing(in_own_task(source)) as items:
-            async for item in items:
-                yield item
+        config = self._measured(without_unread_aggregator(config))
+        source = super().astream(input, config, **kwargs)
+        try:
+            async with aclosing(in_own_task(source)) as items:
+                async for item in items:
+                    yield item
+        except Exception as exc:
+            note_fault(exc)
+            raise
 
     async def astream_events(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        source = super().astream_events(input, config, **kwargs)
-        async with aclosing(in_own_task(source)) as events:
-            async for event in events:
-                yield event
+        source = super().astream_events(input, self._measured(config), **kwargs)
+        try:
+            async with aclosing(in_own_task(source)) as events:
+                async for event in events:
+                    yield event
+        except Exception as exc:
+            note_fault(exc)
+            raise
 
 
 def stage_runnable(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:

@@ -20,7 +20,7 @@ def include_routes(
     app: FastAPI, settings: Settings, resources: Resources, keys: ApiKeys, llm: LLMStatus
 ) -> None:
     guards = build_guards(settings, keys)
-    app.include_router(health_router(settings, llm, keys.enabled))
+    app.include_router(health_router(settings, llm, keys, resources))
     app.include_router(login_router(keys, guards.anonymous))
     add_stage_routes(app, settings, resources, guards.langserve)
     app.include_router(history_router(guards.rest))

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from fastapi import HTTPException, Request, status
 
+from api import metrics
 from settings import Settings
 
 
@@ -110,6 +111,7 @@ def rate_limit_guard(buckets: Bucket | None):  # type: ignore[no-untyped-def]
         key = f"user:{user}" if user else f"ip:{request.client.host if request.client else '?'}"
         wait = await buckets.take(key)
         if wait > 0:
+            metrics.RATE_LIMITED.inc()
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 "rate limit exceeded (RATE_LIMIT_PER_MINUTE); retry later",

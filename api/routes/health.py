@@ -1,4 +1,8 @@
-"""Liveness: is the process up, did the LLM load, is auth on."""
+"""Liveness (`/health`), readiness (`/ready`) and the metrics (`/metrics`).
+
+A load balancer routes by `/ready` (503 while a dependency is down); a supervisor restarts
+by `/health` (the process answers). docs/operations.md has the contract.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
 
+from api import metrics
+from api.identity import ApiKeys, resolve_identity
+from api.readiness import Readiness
+from graph.resources import Resources
 from settings import Settings
 
 
@@ -25,8 +34,15 @@ def model_label(settings: Settings) -> str:
     return Path(model).name if settings.llm_provider == "local" else model
 
 
-def health_router(settings: Settings, llm: LLMStatus, auth_enabled: bool) -> APIRouter:
+def health_router(
+    settings: Settings, llm: LLMStatus, keys: ApiKeys, resources: Resources
+) -> APIRouter:
     router = APIRouter()
+    auth_enabled = keys.enabled
+    readiness = Readiness(
+        resources, lambda: None if llm.loaded else (llm.error or "the model is still loading")
+    )
+    metrics_users = {u.strip() for u in settings.metrics_users.split(",") if u.strip()}
 
     @router.get("/")
     async def hello() -> dict[str, str]:
@@ -44,5 +60,25 @@ def health_router(settings: Settings, llm: LLMStatus, auth_enabled: bool) -> API
             },
             "auth": auth_enabled,
         }
+
+    @router.get("/ready")
+    async def ready() -> JSONResponse:
+        checks = await readiness.check()
+        down = [name for name, check in checks.items() if not check.ok]
+        body = {
+            "status": "ready" if not down else "not ready: " + ", ".join(down) + " down",
+            "checks": {name: check.as_dict() for name, check in checks.items()},
+        }
+        return JSONResponse(body, status_code=503 if down else 200)
+
+    @router.get("/metrics", response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        if keys.enabled:
+            user = resolve_identity(request, keys)
+            if user not in metrics_users:
+                raise HTTPException(
+                    403, "metrics are readable by the users METRICS_USERS names, not by you"
+                )
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE_LATEST)
 
     return router

@@ -24,6 +24,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 from chains.llm.errors import LLMTimeout, LLMUnavailable
+from chains.llm.queue import WAITING
 from chains.llm.weights import local_weights
 from settings import Settings, bundled_gguf_path
 
@@ -92,6 +93,7 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
         """Queue one generation; its chunks, then a failure if any, then `_DONE` go to `put`."""
 
         def job() -> None:
+            WAITING.change(-1)
             try:
                 self._produce(messages, stop, kwargs, put, cancelled)
             except BaseException as exc:  # noqa: BLE001 - relayed to the caller
@@ -99,7 +101,12 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
             finally:
                 put(_DONE)
 
-        self._worker.submit(job)
+        WAITING.change(+1)
+        try:
+            self._worker.submit(job)
+        except RuntimeError:  # the executor is shut down (the process is exiting)
+            WAITING.change(-1)
+            raise
 
     def _stream(
         self,
