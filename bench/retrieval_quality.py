@@ -19,169 +19,39 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bench.fusion_rules import (
+    convex,
+    dense_only,
+    other_rules,
+    pinecone_rules,
+    query_dependent,
+    sparse_only,
+)
 from bench.report import markdown_table
+from bench.retrieval_scores import (
+    K_MRR,
+    K_RECALL,
+    Rule,
+    ScoreTable,
+    answer_in_context,
+    gold_pages,
+    measure,
+)
 from chains.embeddings import get_embeddings
-from chains.index import fusion
 from chains.index.local import LocalHybridIndex
 from chains.ingest import ingest
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-K_RECALL, K_MRR = 5, 10
 STYLES = ("keyword", "paraphrase")
-
-Rule = Callable[[np.ndarray, np.ndarray, str], np.ndarray]
 
 
 def load_questions(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-@dataclass
-class ScoreTable:
-    """Dense and sparse scores of every chunk for every question, and each chunk's page."""
-
-    questions: list[dict]
-    dense: np.ndarray  # (questions, chunks)
-    sparse: np.ndarray
-    pages: np.ndarray  # (chunks,) source of each chunk
-    texts: list[str]  # (chunks,) lower-cased text of each chunk
-
-    def subset(self, keep: Callable[[dict], bool]) -> ScoreTable:
-        rows = [i for i, q in enumerate(self.questions) if keep(q)]
-        return ScoreTable(
-            [self.questions[i] for i in rows],
-            self.dense[rows],
-            self.sparse[rows],
-            self.pages,
-            self.texts,
-        )
-
-
-def gold_pages(question: dict) -> set[str]:
-    return set(question.get("sources") or [question["source"]])
-
-
-def ranked_chunks(table: ScoreTable, row: int, rule: Rule, cap: int | None) -> list[int]:
-    """The top chunks under `rule`, at most `cap` chunks per page (None: no cap)."""
-    fused = rule(table.dense[row], table.sparse[row], table.questions[row]["question"])
-    order = np.argsort(-fused, kind="stable")
-    return fusion.cap_per_source(order, table.pages, K_MRR, cap)
-
-
-def ranked_pages(table: ScoreTable, row: int, rule: Rule, cap: int | None) -> list[str]:
-    return [str(table.pages[i]) for i in ranked_chunks(table, row, rule, cap)]
-
-
-def answer_in_context(table: ScoreTable, rule: Rule, cap: int | None) -> float:
-    """Share of answer-set questions whose fact is in one of the 5 chunks the LLM gets."""
-    found = 0
-    for row, question in enumerate(table.questions):
-        facts = [question["fact"].lower(), *(a.lower() for a in question["alternatives"])]
-        top = ranked_chunks(table, row, rule, cap)[:K_RECALL]
-        found += any(fact in table.texts[i] for i in top for fact in facts)
-    return found / max(len(table.questions), 1)
-
-
-@dataclass(frozen=True)
-class Figures:
-    recall: float
-    mrr: float
-    two_page: float
-    n: int
-
-
-def measure(table: ScoreTable, rule: Rule, cap: int | None) -> Figures:
-    hits = reciprocal = 0.0
-    pairs = pair_hits = 0
-    for row, question in enumerate(table.questions):
-        gold = gold_pages(question)
-        pages = ranked_pages(table, row, rule, cap)
-        hits += bool(gold & set(pages[:K_RECALL]))
-        rank = next((r for r, page in enumerate(pages, 1) if page in gold), None)
-        reciprocal += 1.0 / rank if rank else 0.0
-        if len(gold) > 1:
-            pairs += 1
-            pair_hits += gold <= set(pages[:K_RECALL])
-    n = max(len(table.questions), 1)
-    return Figures(hits / n, reciprocal / n, pair_hits / pairs if pairs else float("nan"), n)
-
-
-# --- the rules compared -------------------------------------------------------------
-
-
-def dense_only(dense: np.ndarray, sparse: np.ndarray, text: str) -> np.ndarray:
-    return dense
-
-
-def sparse_only(dense: np.ndarray, sparse: np.ndarray, text: str) -> np.ndarray:
-    return np.where(sparse > 0, sparse, -np.inf)
-
-
-def convex(alpha: float) -> Rule:
-    return lambda dense, sparse, text: alpha * dense + (1 - alpha) * sparse
-
-
-def query_dependent(plain: float, code: float) -> Rule:
-    """The rule `chains.index.fusion` ships: the weight depends on the question's words."""
-    return lambda dense, sparse, text: fusion.fuse(
-        dense, sparse, fusion.query_alpha(text, plain=plain, code=code)
-    )
-
-
-def minmax(alpha: float, depth: int = 50) -> Rule:
-    """Per-query min-max over each side's top `depth` (two queries and a client-side merge)."""
-
-    def rule(dense: np.ndarray, sparse: np.ndarray, text: str) -> np.ndarray:
-        return alpha * _scaled(dense, depth) + (1 - alpha) * _scaled(sparse, depth)
-
-    return rule
-
-
-def _scaled(scores: np.ndarray, depth: int) -> np.ndarray:
-    top = np.sort(scores)[-depth:]
-    lo, hi = float(top[0]), float(top[-1])
-    return np.clip((scores - lo) / (hi - lo), 0, None) if hi > lo else np.zeros_like(scores)
-
-
-def rrf(k: int, depth: int = 50) -> Rule:
-    """Reciprocal rank fusion over each side's top `depth`."""
-
-    def rule(dense: np.ndarray, sparse: np.ndarray, text: str) -> np.ndarray:
-        fused = np.zeros_like(dense, dtype=np.float64)
-        for scores in (dense, sparse):
-            order = np.argsort(-scores, kind="stable")[:depth]
-            order = order[scores[order] > (0 if scores is sparse else -np.inf)]
-            fused[order] += 1.0 / (k + np.arange(1, len(order) + 1))
-        return fused
-
-    return rule
-
-
-def pinecone_rules(quick: bool) -> dict[str, Rule]:
-    """Rules one Pinecone hybrid query computes (a convex combination): the ones we ship."""
-    grid = [0.2, 0.5, 0.8] if quick else [round(a, 2) for a in np.arange(0.1, 1.0, 0.1)]
-    rules: dict[str, Rule] = {f"convex α={a:g}": convex(a) for a in grid}
-    rules |= {
-        f"query α plain={p:g} code={c:g}": query_dependent(p, c)
-        for p in grid
-        for c in grid
-        if c < p
-    }
-    return rules
-
-
-def other_rules(quick: bool) -> dict[str, Rule]:
-    """Rules that need two queries and a client-side merge on Pinecone: compared only."""
-    grid = [0.5, 0.8] if quick else [round(a, 2) for a in np.arange(0.1, 1.0, 0.1)]
-    rules: dict[str, Rule] = {f"min-max α={a:g}": minmax(a) for a in grid}
-    return rules | {f"RRF k={k}": rrf(k) for k in ([60] if quick else [10, 30, 60])}
 
 
 # --- the run --------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""Figures of a ranking rule over precomputed scores: page-level R@5, MRR@10, two-page
+recall, and whether the answer is in the five chunks the model reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from chains.index import fusion
+
+K_RECALL, K_MRR = 5, 10
+
+Rule = Callable[[np.ndarray, np.ndarray, str], np.ndarray]
+
+
+@dataclass
+class ScoreTable:
+    """Dense and sparse scores of every chunk for every question, and each chunk's page."""
+
+    questions: list[dict]
+    dense: np.ndarray  # (questions, chunks)
+    sparse: np.ndarray
+    pages: np.ndarray  # (chunks,) source of each chunk
+    texts: list[str]  # (chunks,) lower-cased text of each chunk
+
+    def subset(self, keep: Callable[[dict], bool]) -> ScoreTable:
+        rows = [i for i, q in enumerate(self.questions) if keep(q)]
+        return ScoreTable(
+            [self.questions[i] for i in rows],
+            self.dense[rows],
+            self.sparse[rows],
+            self.pages,
+            self.texts,
+        )
+
+
+def gold_pages(question: dict) -> set[str]:
+    return set(question.get("sources") or [question["source"]])
+
+
+def ranked_chunks(table: ScoreTable, row: int, rule: Rule, cap: int | None) -> list[int]:
+    """The top chunks under `rule`, at most `cap` chunks per page (None: no cap)."""
+    fused = rule(table.dense[row], table.sparse[row], table.questions[row]["question"])
+    order = np.argsort(-fused, kind="stable")
+    return fusion.cap_per_source(order, table.pages, K_MRR, cap)
+
+
+def ranked_pages(table: ScoreTable, row: int, rule: Rule, cap: int | None) -> list[str]:
+    return [str(table.pages[i]) for i in ranked_chunks(table, row, rule, cap)]
+
+
+def answer_in_context(table: ScoreTable, rule: Rule, cap: int | None) -> float:
+    """Share of answer-set questions whose fact is in one of the 5 chunks the LLM gets."""
+    found = 0
+    for row, question in enumerate(table.questions):
+        facts = [question["fact"].lower(), *(a.lower() for a in question["alternatives"])]
+        top = ranked_chunks(table, row, rule, cap)[:K_RECALL]
+        found += any(fact in table.texts[i] for i in top for fact in facts)
+    return found / max(len(table.questions), 1)
+
+
+@dataclass(frozen=True)
+class Figures:
+    recall: float
+    mrr: float
+    two_page: float
+    n: int
+
+
+def measure(table: ScoreTable, rule: Rule, cap: int | None) -> Figures:
+    hits = reciprocal = 0.0
+    pairs = pair_hits = 0
+    for row, question in enumerate(table.questions):
+        gold = gold_pages(question)
+        pages = ranked_pages(table, row, rule, cap)
+        hits += bool(gold & set(pages[:K_RECALL]))
+        rank = next((r for r, page in enumerate(pages, 1) if page in gold), None)
+        reciprocal += 1.0 / rank if rank else 0.0
+        if len(gold) > 1:
+            pairs += 1
+            pair_hits += gold <= set(pages[:K_RECALL])
+    n = max(len(table.questions), 1)
+    return Figures(hits / n, reciprocal / n, pair_hits / pairs if pairs else float("nan"), n)
