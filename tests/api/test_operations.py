@@ -190,3 +190,20 @@ def test_the_access_log_carries_the_request_id(settings: Settings, caplog) -> No
         client.get("/health", headers={"X-Request-ID": "find-me-7"})
     lines = [r.getMessage() for r in caplog.records if r.name == "ragchat.access"]
     assert any('"request_id": "find-me-7"' in line for line in lines), lines
+
+
+def test_the_openai_route_names_the_same_cause_in_its_own_shape(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={"llm_provider": "endpoint", "llm_endpoint_url": ENDPOINT_DOWN}
+    )
+    with TestClient(create_app(down)) as client:
+        invoked = client.post("/formatted/invoke", json={"input": {"question": "hello"}})
+        model = "ragchat-formatted"
+        body = {"model": model, "messages": [{"role": "user", "content": "hello"}], "user": "u"}
+        plain = client.post("/v1/chat/completions", json=body)
+        assert plain.status_code == invoked.status_code == 502
+        assert plain.json()["error"]["message"] == invoked.json()["detail"]
+        # A stream that fails before its first token is refused like a plain request.
+        streamed = client.post("/v1/chat/completions", json={**body, "stream": True})
+        assert streamed.status_code == 502
+        assert streamed.json()["error"]["message"] == invoked.json()["detail"]
