@@ -12,12 +12,11 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 import anyio
-from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.graph.state import CompiledStateGraph
 from langserve.callbacks import AsyncEventAggregatorCallback
 
-from api import metrics
 from api.middleware import count_tokens, note_fault, note_stage
 from graph.options import GraphOptions
 from graph.streaming import answer_chunks
@@ -80,17 +79,6 @@ def without_unread_aggregator(config: RunnableConfig | None) -> RunnableConfig |
     return {**(config or {}), "callbacks": kept}
 
 
-def with_handler(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
-    """`config` with one more callback handler, whatever form its callbacks take."""
-    config = config or {}
-    callbacks = config.get("callbacks")
-    if isinstance(callbacks, BaseCallbackManager):
-        manager = callbacks.copy()
-        manager.add_handler(handler, inherit=True)
-        return {**config, "callbacks": manager}
-    return {**config, "callbacks": [*(callbacks or []), handler]}
-
-
 class GraphTokenStream(RunnableLambda):
     """The runnable LangServe iterates: each stream runs in a task of its own.
 
@@ -99,10 +87,10 @@ class GraphTokenStream(RunnableLambda):
     never reaches the graph's cleanup.
     """
 
-    def _measured(self, config: RunnableConfig | None) -> RunnableConfig:
-        """Note the stage for the request's metrics and time its retrieval step."""
+    def _measured(self, config: RunnableConfig | None) -> RunnableConfig | None:
+        """Note the stage, for the request's per-stage metrics."""
         note_stage(self.name or "ragchat")
-        return with_handler(config, metrics.RetrievalTimer(self.name or "ragchat"))
+        return config
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return await super().ainvoke(input, self._measured(config), **kwargs)

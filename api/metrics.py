@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
-from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -58,7 +55,7 @@ TOKENS_PER_SECOND = Histogram(
 )
 RETRIEVAL_SECONDS = Histogram(
     "ragchat_retrieval_duration_seconds",
-    "Time of the graph's retrieve step (embed the query, search the index)",
+    "Time of a retrieval (embed the query, search the index), per stage",
     ["stage"],
     buckets=_SECONDS,
 )
@@ -127,28 +124,6 @@ def set_llm_queue_depth(waiting: int) -> None:
 
 if set_llm_queue_depth not in WAITING.listeners:
     WAITING.listeners.append(set_llm_queue_depth)
-
-
-class RetrievalTimer(BaseCallbackHandler):
-    """Times the graph's `retrieve` node from its run's start and end callbacks."""
-
-    run_inline = True  # called in the run's own thread: no task per callback
-
-    def __init__(self, stage: str) -> None:
-        self.stage = stage
-        self._started: dict[UUID, float] = {}
-
-    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        if kwargs.get("name") == "retrieve":
-            self._started[run_id] = time.perf_counter()
-
-    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        started = self._started.pop(run_id, None)
-        if started is not None:
-            RETRIEVAL_SECONDS.labels(self.stage).observe(time.perf_counter() - started)
-
-    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._started.pop(run_id, None)
 
 
 def render() -> bytes:

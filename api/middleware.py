@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
 from api.errors import send_json_error, status_for
+from chains.retrieval import SEARCH_LISTENERS
 
 access_log = logging.getLogger("ragchat.access")
 
@@ -54,6 +55,18 @@ def note_stage(stage: str) -> None:
     stats = current_request.get()
     if stats is not None:
         stats.stage = stage
+
+
+def _observe_retrieval(seconds: float) -> None:
+    stats = current_request.get()
+    stage = stats.stage if stats is not None and stats.stage else "retrieve"
+    metrics.RETRIEVAL_SECONDS.labels(stage).observe(seconds)
+
+
+# A listener, not a callback handler on the run: a handler in the config makes LangChain
+# dispatch every token to it, which halves the tokens/s the server streams.
+if _observe_retrieval not in SEARCH_LISTENERS:
+    SEARCH_LISTENERS.append(_observe_retrieval)
 
 
 def note_fault(exc: BaseException) -> None:

@@ -103,7 +103,14 @@ def served_model(base_url: str) -> Callable[[str], Iterable[str]]:
 
 def measure(pairs: int, max_tokens: int) -> tuple[list[Run], list[Run]]:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    env = {"MAX_NEW_TOKENS": str(max_tokens), "TEMPERATURE": "0", "LLM_PROVIDER": "local"}
+    # The shipped weights on both sides: this measures the server, not a weights format
+    # (LLM_WEIGHTS=auto may pick F16, which generates slower than Q4_1 on some CPUs).
+    env = {
+        "MAX_NEW_TOKENS": str(max_tokens),
+        "TEMPERATURE": "0",
+        "LLM_PROVIDER": "local",
+        "LLM_WEIGHTS": "shipped",
+    }
     direct_runs: list[Run] = []
     served_runs: list[Run] = []
     with (

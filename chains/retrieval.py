@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.documents import Document
@@ -38,6 +39,9 @@ __all__ = [
 
 # With a per-page cap, the backend is asked for this many candidates per result wanted.
 CANDIDATES_PER_RESULT = 4
+
+# Called with the seconds each search took (embedding included): the server's metrics.
+SEARCH_LISTENERS: list[Callable[[float], None]] = []
 
 
 class Retriever:
@@ -126,9 +130,13 @@ class Retriever:
         alpha: float | None = None,
     ) -> list[Document]:
         """`search` in a worker thread: embedding and scanning never block the event loop."""
-        return await asyncio.to_thread(
+        started = time.perf_counter()
+        documents = await asyncio.to_thread(
             self.search, query, k=k, filter=filter, mode=mode, alpha=alpha
         )
+        for listener in SEARCH_LISTENERS:
+            listener(time.perf_counter() - started)
+        return documents
 
 
 def _open_backend(settings: Settings) -> SearchBackend:
