@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first: a bare `torch` requirement would pull the CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
-	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) once (about 4 minutes)"; \
+	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) once (4 to 10 minutes on 2 cores)"; \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-deps \
 	    --no-cache-dir -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
 	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
