@@ -99,26 +99,28 @@ class GraphTokenStream(RunnableLambda):
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
         config = self._measured(without_unread_aggregator(config))
-        source = super().astream(input, config, **kwargs)
-        try:
-            async with aclosing(in_own_task(source)) as items:
-                async for item in items:
-                    yield item
-        except Exception as exc:
-            note_fault(exc)
-            raise
+        async with aclosing(_relayed(super().astream(input, config, **kwargs))) as items:
+            async for item in items:
+                yield item
 
     async def astream_events(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
         source = super().astream_events(input, self._measured(config), **kwargs)
-        try:
-            async with aclosing(in_own_task(source)) as events:
-                async for event in events:
-                    yield event
-        except Exception as exc:
-            note_fault(exc)
-            raise
+        async with aclosing(_relayed(source)) as events:
+            async for event in events:
+                yield event
+
+
+async def _relayed(source: AsyncIterator[T]) -> AsyncIterator[T]:
+    """`source` in a task of its own; a failure is noted for the stream's error event."""
+    try:
+        async with aclosing(in_own_task(source)) as items:
+            async for item in items:
+                yield item
+    except Exception as exc:
+        note_fault(exc)
+        raise
 
 
 def stage_runnable(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
