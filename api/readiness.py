@@ -9,6 +9,7 @@ answer a few seconds so a load balancer polling every second does not load them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,10 @@ from typing import Any
 import httpx
 
 from api.errors import status_for
+from chains.index.backend import IndexUnavailable
 from graph.resources import Resources
+
+log = logging.getLogger("ragchat.ready")
 
 CHECK_TIMEOUT = 2.0  # seconds per dependency
 CACHE_SECONDS = 3.0
@@ -84,7 +88,12 @@ class Readiness:
         return "database answered"
 
     async def _index(self) -> str:
-        await self.resources.check_index()
+        try:
+            await self.resources.check_index()
+        except IndexUnavailable as exc:
+            # The full reason names server paths; /ready is open, the log has it.
+            log.warning("not ready: %s", exc)
+            raise RuntimeError("no index yet, or it cannot be read (see the server log)") from exc
         return f"{self.resources.settings.vector_backend} index open"
 
     async def _redis(self) -> str:
@@ -93,6 +102,9 @@ class Readiness:
         client = from_url(self.resources.settings.redis_url)
         try:
             await client.ping()
+        except Exception as exc:  # its message names the host: for the log only
+            log.warning("not ready: Redis: %s", exc)
+            raise RuntimeError("Redis did not answer PING (see the server log)") from exc
         finally:
             await client.aclose()
         return "ping answered"
@@ -118,5 +130,5 @@ async def _run(probe: Probe) -> Check:
         detail, ok = f"no answer within {CHECK_TIMEOUT:g} s", False
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         mapped = status_for(exc)
-        detail, ok = (mapped[1] if mapped else f"{type(exc).__name__}: {exc}"), False
+        detail, ok = (mapped[1] if mapped else str(exc) or type(exc).__name__), False
     return Check(ok, detail, (time.perf_counter() - started) * 1000)

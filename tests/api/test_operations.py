@@ -207,3 +207,15 @@ def test_the_openai_route_names_the_same_cause_in_its_own_shape(settings: Settin
         streamed = client.post("/v1/chat/completions", json={**body, "stream": True})
         assert streamed.status_code == 502
         assert streamed.json()["error"]["message"] == invoked.json()["detail"]
+
+
+def test_ready_checks_redis_when_set_without_naming_its_address(settings: Settings) -> None:
+    closed = settings.model_copy(update={"redis_url": "redis://:pw-7@127.0.0.1:1/0"})
+    with TestClient(create_app(closed, Resources(settings=closed, llm=fake_chat_model()))) as c:
+        response = c.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["redis"] == {**body["checks"]["redis"], "ok": False}
+    assert "127.0.0.1" not in response.text and "pw-7" not in response.text
+    assert "no index yet" in body["checks"]["index"]["detail"]
+    assert str(settings.data_dir) not in response.text
