@@ -116,8 +116,11 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
             started = time.perf_counter()
             vectors = embed_texts(embeddings, texts)
             seconds = time.perf_counter() - started
-            if not reference:
-                reference.append(_unit_rows(embed_texts(get_embeddings(settings), texts)))
+            if not reference:  # the query backend's own timed vectors serve when it is timed
+                query = vectors if backend == settings.embedding_backend else None
+                if query is None:
+                    query = embed_texts(get_embeddings(settings), texts)
+                reference.append(_unit_rows(query))
             cosines = np.sum(_unit_rows(vectors) * reference[0], axis=1)
             agreement[backend] = float(np.min(cosines))
             return seconds
