@@ -40,6 +40,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     stats = commands.add_parser("stats", help="chunks, sources and metadata values in the index")
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(handler=run_stats)
+    worker = commands.add_parser(
+        "worker",
+        help="run ingest job workers alone (servers with DOCUMENT_WORKERS=0 queue the jobs)",
+    )
+    worker.add_argument("--threads", type=int, default=1, help="jobs run at once")
+    worker.set_defaults(handler=run_worker)
 
 
 def _settings(settings: Settings | None) -> Settings:
@@ -117,3 +123,28 @@ def format_stats(stats: dict[str, Any]) -> str:
             f"  {key}: {column['records']} chunks, {column['distinct']} values: {values}{more}"
         )
     return "\n".join(lines)
+
+
+def run_worker(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    """Take jobs until Ctrl-C or SIGTERM; a running job goes back to the queue on exit."""
+    import logging
+    import signal
+    import threading
+
+    from chains.documents.service import Documents
+    from chains.documents.worker import JobWorker
+
+    settings = _settings(settings)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    documents = Documents(settings)
+    worker = JobWorker(settings, documents.queue, documents.jobs)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.start(max(1, args.threads))
+    print(f"ragchat worker {worker.name}: {args.threads} thread(s), waiting for jobs", flush=True)
+    stop.wait()
+    worker.stop()
+    return 0

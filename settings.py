@@ -157,6 +157,24 @@ class Settings(BaseSettings):
     pinecone_cloud: str = "aws"
     pinecone_region: str = "us-east-1"
 
+    # --- Documents (uploads through the API) ------------------------------
+    document_admins: str = Field(
+        default="", description="with API_KEYS: who may upload and delete (comma-separated)"
+    )
+    document_workers: int = Field(
+        default=1, ge=0, le=16, description="ingest threads per server process; 0: none"
+    )
+    job_queue: Literal["auto", "sqlite", "redis"] = Field(
+        default="auto", description="where job ids wait; auto: redis if REDIS_URL, else sqlite"
+    )
+    job_lease_seconds: float = Field(
+        default=30.0, gt=0, description="a job whose worker is silent this long runs again"
+    )
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_upload_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    max_files_per_upload: int = Field(default=20, ge=1)
+    max_queued_jobs: int = Field(default=100, ge=1)
+
     # --- Hardening --------------------------------------------------------
     api_keys: SecretStr | None = Field(default=None, description="user1:key1,user2:key2")
     api_keys_file: Path | None = None
@@ -214,6 +232,10 @@ class Settings(BaseSettings):
             return self.embedding_model
         path = bundled_embedding_model_path()
         return str(path) if path else ""
+
+    @property
+    def document_admin_names(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.document_admins.split(",") if u.strip())
 
     @property
     def auth_enabled(self) -> bool:

@@ -17,17 +17,21 @@ class BodySizeLimit:
     alone would let a chunked upload through.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}  # POST paths that take files, with their own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] == "POST" and scope["path"] in self.uploads
+        limit = self.uploads[scope["path"]] if upload else self.max_bytes
+        setting = "MAX_UPLOAD_REQUEST_BYTES" if upload else "MAX_BODY_BYTES"
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, scope["path"])
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, scope["path"], limit, setting)
             return
         received = 0
         response_started = False
@@ -37,7 +41,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -51,10 +55,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await self._refuse(send, scope["path"])
+                await self._refuse(send, scope["path"], limit, setting)
 
-    async def _refuse(self, send: Send, path: str) -> None:
-        message = f"request body over the limit of {self.max_bytes} bytes (MAX_BODY_BYTES)"
+    async def _refuse(self, send: Send, path: str, limit: int, setting: str) -> None:
+        message = f"request body over the limit of {limit} bytes ({setting})"
         await send_json_error(send, path, 413, message)
 
 

@@ -10,6 +10,8 @@ import logging
 import math
 import re
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from chains.embeddings import (
 )
 from chains.index.backend import ChunkStore
 from chains.index.chunks import Chunk
-from chains.loaders import discover, load
+from chains.loaders import SourceFile, discover, load
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -73,15 +75,22 @@ def parse_meta(pairs: list[str] | None) -> dict[str, str | int | float | bool]:
     out: dict[str, str | int | float | bool] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ValueError(f"--meta needs key=value, got {pair!r}")
-        if key.startswith("$"):
-            raise ValueError(f"--meta key {key!r} must not start with '$'")
-        if key in RESERVED_KEYS:
-            raise ValueError(f"--meta key {key!r} is set by ingest itself")
-        out[key] = typed_value(value)
+        out[meta_key(key)] = typed_value(value)
     return out
+
+
+def meta_key(key: str) -> str:
+    """A metadata key a user may set: not empty, no `$`, not one ingest sets itself."""
+    key = key.strip()
+    if not key:
+        raise ValueError("--meta keys must not be empty")
+    if key.startswith("$"):
+        raise ValueError(f"--meta key {key!r} must not start with '$'")
+    if key in RESERVED_KEYS:
+        raise ValueError(f"--meta key {key!r} is set by ingest itself")
+    return key
 
 
 def split_document(
@@ -112,6 +121,20 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
     return LocalHybridIndex.open(settings.index_dir, create=True)
 
 
+class IngestCancelled(RuntimeError):
+    """`IngestHooks.stopped()` said stop; nothing was written to the index."""
+
+
+@dataclass
+class IngestHooks:
+    """What a background job adds to an ingest: progress, a way to stop, who added it."""
+
+    on_progress: Callable[[int, int], None] | None = None  # (chunks embedded, chunks in all)
+    stopped: Callable[[], bool] | None = None
+    added_by: str | None = None
+    group_size: int = 64  # chunks embedded between two progress reports
+
+
 def ingest(
     settings: Settings,
     paths: list[str | Path],
@@ -129,15 +152,49 @@ def ingest(
     """
     started = time.perf_counter()
     files, skipped = discover(paths)
+    report = ingest_files(
+        settings,
+        files,
+        meta=meta,
+        embeddings=embeddings,
+        store=store,
+        progress=progress,
+        rebuild=rebuild,
+    )
+    report.skipped = skipped
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_files(
+    settings: Settings,
+    files: list[SourceFile],
+    *,
+    meta: dict[str, Any] | None = None,
+    embeddings: Embeddings | None = None,
+    store: ChunkStore | None = None,
+    progress: bool = True,
+    rebuild: bool = False,
+    hooks: IngestHooks | None = None,
+) -> IngestReport:
+    """The one ingest path of the CLI and of upload jobs: each file becomes `source`'s chunks.
+
+    The index is written once, after every chunk is embedded, so a stopped or failed run
+    leaves it as it was; the catalog (`GET /documents`) is updated after the index.
+    """
+    started = time.perf_counter()
+    hooks = hooks or IngestHooks(group_size=0)
     chunks: list[Chunk] = []
     errors: dict[str, str] = {}
+    titles: dict[str, str] = {}
     for file in files:
         try:
             document = load(file.path)
         except Exception as exc:  # one unreadable file should not sink the whole run
             log.warning("skipping %s: %s", file.source, exc)
-            errors[file.source] = str(exc)
+            errors[file.source] = _load_error(exc)
             continue
+        titles[file.source] = document.title
         chunks += split_document(
             document.text, source=file.source, title=document.title, settings=settings, extra=meta
         )
@@ -153,36 +210,87 @@ def ingest(
     model_seconds = time.perf_counter() - loading
     # `is None`, not `or`: an empty index has len 0 and is falsy.
     store = open_store(settings, rebuild=rebuild) if store is None else store
-    vectors = _embed(embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress)
+    vectors = _embed(
+        embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress, hooks
+    )
+    if hooks.stopped is not None and hooks.stopped():
+        raise IngestCancelled("stopped before writing the index")
     if rebuild:
         store.replace_all(chunks, vectors)
     elif chunks:
         store.upsert(chunks, vectors)
+    _record(settings, chunks, titles, meta or {}, hooks.added_by, replace_all=rebuild)
     return IngestReport(
         files=len(files) - len(errors),
         chunks=len(chunks),
         seconds=time.perf_counter() - started,
-        skipped=skipped,
         errors=errors,
         model_seconds=model_seconds,
         backend=backend,
     )
 
 
-def _embed(embeddings: Embeddings, texts: list[str], batch: int, progress: bool) -> np.ndarray:
-    # Groups of many batches keep the backends' sort by length effective (less padding).
-    group = max(batch * 4, 256)
+def _load_error(exc: Exception) -> str:
+    """What a person reads when a file cannot be read: the parser's reason, one line."""
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _record(
+    settings: Settings,
+    chunks: list[Chunk],
+    titles: dict[str, str],
+    meta: dict[str, Any],
+    added_by: str | None,
+    *,
+    replace_all: bool,
+) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from chains.documents.catalog import DocumentCatalog, DocumentEntry
+
+    counts = Counter(c.source for c in chunks)
+    entries = [
+        DocumentEntry(source, titles.get(source, source), n, meta, added_by)
+        for source, n in counts.items()
+    ]
+    try:
+        DocumentCatalog.from_url(settings.resolved_database_url).record(
+            entries, replace_all=replace_all
+        )
+    except SQLAlchemyError as exc:  # the index is the truth for search; the list catches up
+        log.warning("documents written to the index but not to the catalog: %s", exc)
+
+
+def _embed(
+    embeddings: Embeddings, texts: list[str], batch: int, progress: bool, hooks: IngestHooks
+) -> np.ndarray:
+    # Groups of many batches keep the backends' sort by length effective (less padding);
+    # a job reports progress (and checks for a stop) after each smaller group.
+    group = hooks.group_size or max(batch * 4, 256)
     parts = []
+    done = 0
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress) as bar:
         for start in range(0, len(texts), group):
+            if hooks.stopped is not None and hooks.stopped():
+                raise IngestCancelled(f"stopped after {done} of {len(texts)} chunks")
             parts.append(embed_texts(embeddings, texts[start : start + group]))
+            done += len(parts[-1])
             bar.update(len(parts[-1]))
+            if hooks.on_progress is not None:
+                hooks.on_progress(done, len(texts))
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 def delete_source(settings: Settings, source: str, *, store: ChunkStore | None = None) -> int:
-    """Remove every chunk of `source` from the configured backend; returns how many."""
-    return (open_store(settings) if store is None else store).delete_source(source)
+    """Remove every chunk of `source` from the index, then from the catalog; how many."""
+    from chains.documents.catalog import DocumentCatalog
+
+    removed = (open_store(settings) if store is None else store).delete_source(source)
+    listed = DocumentCatalog.from_url(settings.resolved_database_url).remove(source)
+    if listed and not removed:
+        log.info("%s was listed but had no chunks in the index", source)
+    return removed
 
 
 def index_stats(settings: Settings, *, store: ChunkStore | None = None) -> dict[str, Any]:

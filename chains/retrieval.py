@@ -144,7 +144,9 @@ def _open_backend(settings: Settings) -> SearchBackend:
         from chains.index.pinecone_backend import PineconeStore
 
         return PineconeStore.from_settings(settings)
-    return LocalHybridIndex.open(settings.index_dir)
+    # One stat of the manifest per search (microseconds): a document is searchable the
+    # moment the job or CLI run that wrote it ends, in every process.
+    return LocalHybridIndex.open(settings.index_dir, reload_interval=0.0)
 
 
 _retrievers: dict[tuple, Retriever] = {}

@@ -67,7 +67,7 @@ def prepare_sqlite_folder(url: URL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; foreign keys are off by default.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -84,7 +84,7 @@ def create_history_engine(url: URL, pool_size: int) -> AsyncEngine:
         if sqlite_file(url) is not None:
             options |= {"pool_size": pool_size, "connect_args": {"timeout": SQLITE_BUSY_SECONDS}}
         engine = create_async_engine(url, **options)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     options |= {
         "pool_size": pool_size,

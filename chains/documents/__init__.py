@@ -1,0 +1,1 @@
+"""Documents added through the API: the catalog, ingest jobs, uploads and their workers."""
