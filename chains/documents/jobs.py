@@ -56,6 +56,7 @@ class Job:
             "chunks_total": self.chunks_total,
             "error": self.error,
             "cancel_requested": self.cancel_requested,
+            "attempts": self.attempts,
             "owner": self.owner,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stack import Child, running
+from stack import Child, running, stop_group
 from tests.utils.processes import REPO, backend, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -152,3 +153,56 @@ def test_a_job_interrupted_by_a_crash_completes_after_a_restart(tmp_path: Path) 
         }
         assert "long.md" in top_sources(base, "socket programming HOWTO Part 7", k=10)
     assert not list((data / "uploads").rglob("upload.md")), "an ended job's file is removed"
+
+
+@pytest.mark.postgres
+def test_replicas_share_jobs_through_redis_and_postgres_and_run_each_once(
+    tmp_path: Path,
+) -> None:
+    """A server and a separate `ragchat worker` (3 job threads between them) on one Redis
+    queue and one PostgreSQL job table: every job runs exactly once, and either process
+    answers for any job."""
+    import redis
+
+    from tests.utils.postgres import require_postgres, temporary_database
+
+    require_postgres()
+    queue_url = "redis://127.0.0.1:6379/14"
+    redis.Redis.from_url(queue_url).flushdb()
+    with temporary_database() as database_url:
+        env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": queue_url,
+            "JOB_QUEUE": "redis",
+            "DATA_DIR": str(tmp_path / "data"),
+        }
+        worker_log = tmp_path / "worker.log"
+        with backend(tmp_path, **env) as url, worker_log.open("wb") as out:
+            argv = [sys.executable, "-m", "cli", "worker", "--threads", "2"]
+            worker = subprocess.Popen(
+                argv,
+                cwd=REPO,
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + 120
+                while b"waiting for jobs" not in worker_log.read_bytes():
+                    assert worker.poll() is None, worker_log.read_text()
+                    assert time.monotonic() < deadline, "the worker did not start"
+                    time.sleep(0.2)
+                files = [
+                    (f"note{i}.md", f"# Note {i}\n\nNote {i} is about topic {i}.".encode())
+                    for i in range(6)
+                ]
+                jobs = post_files(url, files).json()["jobs"]
+                ended = [wait_for(url, j["id"], lambda j: j["state"] in ENDED) for j in jobs]
+            finally:
+                stop_group(worker, 30)
+        assert [j["state"] for j in ended] == ["done"] * 6
+        # `attempts` counts successful claims: 1 everywhere means no job ran twice.
+        assert [j["attempts"] for j in ended] == [1] * 6
+        taken = [line for line in worker_log.read_text().splitlines() if ": ingesting note" in line]
+        assert taken, "the separate worker took none of the jobs"
