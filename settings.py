@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_upload_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    max_files_per_upload: int = Field(default=20, ge=1)
+    max_files_per_upload: int = Field(default=50, ge=1)
     max_queued_jobs: int = Field(default=100, ge=1)
 
     # --- Hardening --------------------------------------------------------

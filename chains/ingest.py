@@ -129,9 +129,10 @@ class IngestCancelled(RuntimeError):
 class IngestHooks:
     """What a background job adds to an ingest: progress, a way to stop, who added it."""
 
+    on_split: Callable[[dict[str, int]], None] | None = None  # chunks per source, in order
     on_progress: Callable[[int, int], None] | None = None  # (chunks embedded, chunks in all)
     stopped: Callable[[], bool] | None = None
-    added_by: str | None = None
+    dropped: Callable[[], set[str]] | None = None  # sources cancelled meanwhile: not written
     group_size: int = 64  # chunks embedded between two progress reports
 
 
@@ -186,7 +187,7 @@ def ingest_files(
     hooks = hooks or IngestHooks(group_size=0)
     chunks: list[Chunk] = []
     errors: dict[str, str] = {}
-    titles: dict[str, str] = {}
+    entries: dict[str, tuple[str, dict[str, Any], str | None]] = {}  # title, meta, added_by
     for file in files:
         try:
             document = load(file.path)
@@ -194,9 +195,10 @@ def ingest_files(
             log.warning("skipping %s: %s", file.source, exc)
             errors[file.source] = _load_error(exc)
             continue
-        titles[file.source] = document.title
+        extra = {**(meta or {}), **file.meta}
+        entries[file.source] = (document.title, extra, file.added_by)
         chunks += split_document(
-            document.text, source=file.source, title=document.title, settings=settings, extra=meta
+            document.text, source=file.source, title=document.title, settings=settings, extra=extra
         )
     if rebuild and not chunks:
         raise ValueError("nothing to ingest: --rebuild would leave the index empty")
@@ -210,16 +212,25 @@ def ingest_files(
     model_seconds = time.perf_counter() - loading
     # `is None`, not `or`: an empty index has len 0 and is falsy.
     store = open_store(settings, rebuild=rebuild) if store is None else store
+    if hooks.on_split is not None:
+        hooks.on_split(dict(Counter(c.source for c in chunks)))
     vectors = _embed(
         embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress, hooks
     )
     if hooks.stopped is not None and hooks.stopped():
         raise IngestCancelled("stopped before writing the index")
+    dropped = hooks.dropped() if hooks.dropped is not None else set()
+    if dropped:
+        keep = np.array([c.source not in dropped for c in chunks], dtype=bool)
+        chunks = [c for c, kept in zip(chunks, keep, strict=True) if kept]
+        vectors = vectors[keep] if len(vectors) else vectors
+        if not chunks:
+            raise IngestCancelled("every document of this run was cancelled")
     if rebuild:
         store.replace_all(chunks, vectors)
     elif chunks:
         store.upsert(chunks, vectors)
-    _record(settings, chunks, titles, meta or {}, hooks.added_by, replace_all=rebuild)
+    _record(settings, chunks, entries, replace_all=rebuild)
     return IngestReport(
         files=len(files) - len(errors),
         chunks=len(chunks),
@@ -239,9 +250,7 @@ def _load_error(exc: Exception) -> str:
 def _record(
     settings: Settings,
     chunks: list[Chunk],
-    titles: dict[str, str],
-    meta: dict[str, Any],
-    added_by: str | None,
+    entries: dict[str, tuple[str, dict[str, Any], str | None]],
     *,
     replace_all: bool,
 ) -> None:
@@ -250,13 +259,13 @@ def _record(
     from chains.documents.catalog import DocumentCatalog, DocumentEntry
 
     counts = Counter(c.source for c in chunks)
-    entries = [
-        DocumentEntry(source, titles.get(source, source), n, meta, added_by)
+    listed = [
+        DocumentEntry(source, entries[source][0], n, entries[source][1], entries[source][2])
         for source, n in counts.items()
     ]
     try:
         DocumentCatalog.from_url(settings.resolved_database_url).record(
-            entries, replace_all=replace_all
+            listed, replace_all=replace_all
         )
     except SQLAlchemyError as exc:  # the index is the truth for search; the list catches up
         log.warning("documents written to the index but not to the catalog: %s", exc)

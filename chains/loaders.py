@@ -7,8 +7,9 @@ scripts dropped) and PDF (pypdf).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".txt", ".rst", ".html", ".htm", ".pdf"})
 _DROP_TAGS = ("script", "style", "nav", "noscript", "template", "header", "footer", "form")
@@ -45,10 +46,13 @@ _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+<>:._])\1{2,}\s*$")
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to ingest and the `source` name its chunks carry."""
+    """A file to ingest, the `source` name its chunks carry, and what an upload adds to it
+    (its own metadata pairs and who added it)."""
 
     path: Path
     source: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    added_by: str | None = None
 
 
 @dataclass(frozen=True)

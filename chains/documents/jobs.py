@@ -177,20 +177,53 @@ class JobStore:
             return None
         return job
 
-    def heartbeat(self, job_id: str, worker: str, lease_seconds: float) -> bool:
-        """Renew the lease; True if a client asked to cancel (or the job is no longer ours)."""
+    def claim_queued(
+        self, worker: str, lease_seconds: float, *, limit: int, skip_sources: set[str]
+    ) -> list[Job]:
+        """Up to `limit` more queued jobs, oldest first, to ingest in the same run.
+
+        Their messages stay in the queue and are skipped when taken (the claim fails).
+        One source once per run: two uploads of one name must not write together.
+        """
+        if limit <= 0:
+            return []
+        query = (
+            select(jobs.c.id, jobs.c.source)
+            .where(jobs.c.state == "queued", jobs.c.cancel_requested.is_(False))
+            .order_by(jobs.c.created_at, jobs.c.id)
+            .limit(limit * 2)
+        )
+        with self.engine.connect() as conn:
+            candidates = conn.execute(query).all()
+        taken: list[Job] = []
+        sources = set(skip_sources)
+        for row in candidates:
+            if len(taken) >= limit:
+                break
+            if row.source in sources:
+                continue
+            job = self.claim(row.id, worker, lease_seconds)
+            if job is not None:
+                taken.append(job)
+                sources.add(job.source)
+        return taken
+
+    def heartbeat(self, job_ids: list[str], worker: str, lease_seconds: float) -> set[str]:
+        """Renew the leases; the ids a client asked to cancel (or that are no longer ours)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.state == "running")
+                .where(jobs.c.id.in_(job_ids), jobs.c.worker == worker, jobs.c.state == "running")
                 .values(lease_until=time.time() + lease_seconds)
             )
-            row = conn.execute(
-                select(jobs.c.cancel_requested, jobs.c.worker, jobs.c.state).where(
-                    jobs.c.id == job_id
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.cancel_requested, jobs.c.worker).where(
+                    jobs.c.id.in_(job_ids)
                 )
-            ).first()
-        return row is None or row.cancel_requested or row.worker != worker
+            ).all()
+        seen = {r.id for r in rows}
+        lost = {r.id for r in rows if r.cancel_requested or r.worker != worker}
+        return lost | (set(job_ids) - seen)
 
     def progress(self, job_id: str, worker: str, done: int, total: int) -> None:
         with self.engine.begin() as conn:

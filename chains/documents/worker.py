@@ -17,10 +17,16 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chains.documents.jobs import JobStore
+from chains.documents.jobs import Job, JobStore
 from chains.documents.queue import JobQueue
 from chains.documents.uploads import discard_upload
-from chains.ingest import IngestCancelled, IngestHooks, ingest_files, open_store
+from chains.ingest import (
+    IngestCancelled,
+    IngestHooks,
+    delete_source,
+    ingest_files,
+    open_store,
+)
 from chains.loaders import SourceFile
 
 if TYPE_CHECKING:
@@ -29,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ragchat.jobs")
 IDLE_POLL_SECONDS = 0.2
+BATCH_JOBS = 16  # queued jobs ingested in one run at most
+BATCH_BYTES = 4 * 1024 * 1024  # and at most this much of uploaded files
 
 
 def worker_name() -> str:
@@ -99,81 +107,135 @@ class JobWorker:
                 self._store = open_store(self.settings)
             return self._store
 
-    # --- one job ---------------------------------------------------------------
+    # --- one run: a job, and the queued jobs that fit beside it -------------------
     def run_job(self, job_id: str) -> None:
-        job = self.jobs.claim(job_id, self.name, self.lease)
-        if job is None:  # cancelled, done, or another worker has it
+        """Ingest this job together with other queued ones (up to `BATCH_BYTES` of files).
+
+        One run embeds all their chunks in one pass and writes the index once: a write
+        rewrites the embedded index's version, so one per file made uploads of many small
+        files cost a quarter more than the CLI (bench/upload_speed.py).
+        """
+        first = self.jobs.claim(job_id, self.name, self.lease)
+        if first is None:  # cancelled, done, or another worker has it
             return
-        log.info("job %s: ingesting %s (attempt %d)", job.id, job.source, job.attempts)
-        cancelled = threading.Event()
+        batch = [first, *self._more_jobs(first)]
+        by_id = {job.id: job for job in batch}
+        log.info("jobs: ingesting %s", ", ".join(f"{j.source} ({j.id})" for j in batch))
+        cancelled: set[str] = set()
         beating = threading.Event()
         heart = threading.Thread(
-            target=self._heartbeat, args=(job.id, cancelled, beating), daemon=True
+            target=self._heartbeat, args=(list(by_id), cancelled, beating), daemon=True
         )
         heart.start()
-        state, error = "failed", None
+        outcome: dict[str, tuple[str, str | None]] = {}
         try:
-            state, error = self._ingest(
-                job.id, job.source, job.file, job.meta, job.owner, cancelled
-            )
+            outcome = self._ingest(batch, cancelled)
         except IngestCancelled:
-            # Without a cancel, this worker is shutting down: hand the job back unfinished.
-            state = "cancelled" if cancelled.is_set() else "released"
-        except Exception as exc:  # one bad file fails its own job, never the worker
-            log.exception("job %s failed", job.id)
-            state, error = "failed", f"{type(exc).__name__}: {str(exc)[:300]}"
+            # Without a cancel of every job, this worker is shutting down: hand them back.
+            outcome = {j: ("cancelled" if j in cancelled else "released", None) for j in by_id}
+        except Exception as exc:  # a failure of the run fails its jobs, never the worker
+            log.exception("jobs %s failed", list(by_id))
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            outcome = {j: ("failed", error) for j in by_id}
         finally:
             beating.set()
             heart.join()
-        if state == "released":
-            if self.jobs.release(job.id, self.name):
+        for job_id_, (state, error) in outcome.items():
+            job = by_id[job_id_]
+            if state == "released":
+                if self.jobs.release(job.id, self.name):
+                    self.queue.send(job.id)
+                continue
+            if job.id in cancelled:
+                state, error = "cancelled", None
+            self.jobs.finish(job.id, self.name, state, error)
+            discard_upload(self.settings.data_dir, job.file)
+            self.jobs.forget_file(job.id)
+            log.info("job %s (%s): %s%s", job.id, job.source, state, f": {error}" if error else "")
+
+    def _more_jobs(self, first: Job) -> list[Job]:
+        budget = BATCH_BYTES - self._size(first)
+        if budget <= 0:
+            return []
+        more = self.jobs.claim_queued(
+            self.name, self.lease, limit=BATCH_JOBS - 1, skip_sources={first.source}
+        )
+        kept: list[Job] = []
+        for job in more:
+            size = self._size(job)
+            if size <= budget:
+                kept.append(job)
+                budget -= size
+            elif self.jobs.release(job.id, self.name):  # too big for this run: next one
                 self.queue.send(job.id)
-            return
-        self.jobs.finish(job.id, self.name, state, error)
-        discard_upload(self.settings.data_dir, job.file)
-        self.jobs.forget_file(job.id)
-        log.info("job %s: %s%s", job.id, state, f" ({error})" if error else "")
+        return kept
 
-    def _ingest(
-        self,
-        job_id: str,
-        source: str,
-        file: str | None,
-        meta: dict,
-        owner: str | None,
-        cancelled: threading.Event,
-    ) -> tuple[str, str | None]:
-        path = Path(self.settings.data_dir) / (file or "")
-        if not file or not path.is_file():
-            return "failed", "the uploaded file is no longer on the server; upload it again"
+    def _size(self, job: Job) -> int:
+        path = Path(self.settings.data_dir) / (job.file or "")
+        return path.stat().st_size if job.file and path.is_file() else 0
 
-        def on_progress(done: int, total: int) -> None:
-            self.jobs.progress(job_id, self.name, done, total)
+    def _ingest(self, batch: list[Job], cancelled: set[str]) -> dict[str, tuple[str, str | None]]:
+        outcome: dict[str, tuple[str, str | None]] = {}
+        files: list[SourceFile] = []
+        for job in batch:
+            path = Path(self.settings.data_dir) / (job.file or "")
+            if not job.file or not path.is_file():
+                outcome[job.id] = (
+                    "failed",
+                    "the uploaded file is gone from the server; upload it again",
+                )
+                continue
+            files.append(SourceFile(path, job.source, job.meta, job.owner))
+        live = [job for job in batch if job.id not in outcome]
+        if not live:
+            return outcome
+        spans: dict[str, tuple[int, int]] = {}  # source → (first chunk, chunks)
+
+        def on_split(counts: dict[str, int]) -> None:
+            start = 0
+            for source, n in counts.items():
+                spans[source] = (start, n)
+                start += n
+
+        def on_progress(done: int, _total: int) -> None:
+            for job in live:
+                start, n = spans.get(job.source, (0, 0))
+                self.jobs.progress(job.id, self.name, min(max(done - start, 0), n), n)
+
+        sources = {job.id: job.source for job in live}
+        left_out: set[str] = set()
+
+        def dropped() -> set[str]:
+            left_out.update(sources[j] for j in list(cancelled) if j in sources)
+            return set(left_out)
 
         hooks = IngestHooks(
+            on_split=on_split,
             on_progress=on_progress,
-            stopped=lambda: cancelled.is_set() or self._stopping.is_set(),
-            added_by=owner,
+            stopped=lambda: self._stopping.is_set() or set(sources) <= cancelled,
+            dropped=dropped,
         )
-        report = ingest_files(
-            self.settings,
-            [SourceFile(path, source)],
-            meta=meta,
-            store=self.store(),
-            progress=False,
-            hooks=hooks,
-        )
-        if report.errors:
-            return "failed", f"{source} could not be read: {report.errors[source]}"
-        if not report.chunks:
-            return "failed", f"no text found in {source}"
-        return "done", None
+        report = ingest_files(self.settings, files, store=self.store(), progress=False, hooks=hooks)
+        # Cancelled between the last check and the write: a cancelled job leaves nothing.
+        for source in {sources[j] for j in list(cancelled) if j in sources} - left_out:
+            delete_source(self.settings, source, store=self.store())
+        for job in live:
+            if job.source in report.errors:
+                error = f"{job.source} could not be read: {report.errors[job.source]}"
+                outcome[job.id] = ("failed", error)
+            elif job.source not in spans or not spans[job.source][1]:
+                outcome[job.id] = ("failed", f"no text found in {job.source}")
+            else:
+                outcome[job.id] = ("done", None)
+        return outcome
 
-    def _heartbeat(self, job_id: str, cancelled: threading.Event, done: threading.Event) -> None:
+    def _heartbeat(self, job_ids: list[str], cancelled: set[str], done: threading.Event) -> None:
         # Often enough that a cancel stops the job within about a second.
         while not done.wait(min(self.lease / 3, 1.0)):
             try:
-                if self.jobs.heartbeat(job_id, self.name, self.lease):
-                    cancelled.set()
+                for job_id in self.jobs.heartbeat(job_ids, self.name, self.lease) - cancelled:
+                    cancelled.add(job_id)
+                    # Ends now for the client; its chunks are left out of the write.
+                    self.jobs.finish(job_id, self.name, "cancelled")
             except Exception:  # a missed beat is survivable; the lease has slack
-                log.warning("job %s: heartbeat failed", job_id, exc_info=True)
+                log.warning("jobs %s: heartbeat failed", job_ids, exc_info=True)

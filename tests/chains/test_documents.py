@@ -89,12 +89,12 @@ def test_a_job_that_keeps_killing_its_worker_fails(jobs: JobStore) -> None:
 def test_heartbeat_renews_the_lease_and_reports_a_cancel(jobs: JobStore) -> None:
     job_id = queue_one(jobs)
     jobs.claim(job_id, "w", lease_seconds=0.2)
-    assert jobs.heartbeat(job_id, "w", lease_seconds=60) is False
+    assert jobs.heartbeat([job_id], "w", lease_seconds=60) == set()
     time.sleep(0.3)
     assert jobs.requeue_stalled() == []  # renewed, not stalled
     cancelled = jobs.cancel(job_id)
     assert cancelled.state == "running" and cancelled.cancel_requested
-    assert jobs.heartbeat(job_id, "w", lease_seconds=60) is True
+    assert jobs.heartbeat([job_id], "w", lease_seconds=60) == {job_id}
 
 
 def test_cancel_ends_a_queued_job_at_once_and_refuses_an_ended_one(jobs: JobStore) -> None:
@@ -106,6 +106,18 @@ def test_cancel_ends_a_queued_job_at_once_and_refuses_an_ended_one(jobs: JobStor
     jobs.finish(done, "w", "done")
     with pytest.raises(JobFinished):
         jobs.cancel(done)
+
+
+def test_more_queued_jobs_join_a_run_oldest_first_one_per_source(jobs: JobStore) -> None:
+    first = queue_one(jobs, "a.md")
+    same_name = queue_one(jobs, "a.md")
+    others = [queue_one(jobs, f"{name}.md") for name in "bcd"]
+    jobs.cancel(others[0])
+    jobs.claim(first, "w", lease_seconds=60)
+    taken = jobs.claim_queued("w", 60, limit=5, skip_sources={"a.md"})
+    assert [j.id for j in taken] == others[1:]  # not the cancelled one, not a second a.md
+    assert all(j.state == "running" for j in taken)
+    assert jobs.get(same_name).state == "queued"
 
 
 def test_release_gives_a_job_back_without_spending_an_attempt(jobs: JobStore) -> None:

@@ -99,6 +99,21 @@ def test_a_running_job_can_be_cancelled_and_leaves_the_index_alone(url: str) -> 
     assert "long.md" not in sources
 
 
+def test_cancelling_one_job_of_a_run_keeps_the_others(url: str) -> None:
+    """Files uploaded together are ingested in one run; cancelling one leaves the rest."""
+    short = ("wombat.md", b"# Wombats\n\nWombats produce cube-shaped droppings.")
+    jobs = post_files(url, [("long2.md", big_markdown()), short]).json()["jobs"]
+    wait_for(url, jobs[0]["id"], lambda j: j["state"] == "running" and j["chunks_done"] > 0)
+    assert httpx.delete(f"{url}/jobs/{jobs[0]['id']}", timeout=30).status_code == 202
+    long_job = wait_for(url, jobs[0]["id"], lambda j: j["state"] in ENDED, timeout=60)
+    short_job = wait_for(url, jobs[1]["id"], lambda j: j["state"] in ENDED)
+    assert (long_job["state"], short_job["state"]) == ("cancelled", "done")
+    sources = {d["source"] for d in httpx.get(f"{url}/documents").json()["documents"]}
+    assert "wombat.md" in sources and "long2.md" not in sources
+    assert "long2.md" not in top_sources(url, "socket programming HOWTO Part 7", k=10)
+    assert "wombat.md" in top_sources(url, "What shape are wombat droppings?")
+
+
 def test_a_corrupt_pdf_fails_its_own_job_and_nothing_else(url: str) -> None:
     corrupt = (REPO / "samples/howto/sorting.pdf").read_bytes()[:3000]
     fine = ("fine.txt", b"Quokkas are small marsupials that live on Rottnest Island.")
