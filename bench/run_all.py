@@ -43,6 +43,7 @@ BENCHMARKS = [
     Benchmark("openai streaming", "bench.openai_streaming"),
     Benchmark("retrieval latency + ingest", "bench.retrieval_latency", retrieval_latency_rows),
     Benchmark("retrieval quality", "bench.retrieval_quality", retrieval_quality_rows),
+    Benchmark("upload to searchable", "bench.upload_speed"),
     Benchmark("real model end to end", "bench.real_model"),
     Benchmark("llm speed", "bench.llm_speed"),
     Benchmark("answer quality", "bench.answer_quality"),

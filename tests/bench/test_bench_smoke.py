@@ -126,3 +126,11 @@ def test_run_all_writes_one_table(tmp_path: Path) -> None:
     table = out.read_text()
     assert "| concurrency | TTFT p95 @ 10 clients |" in table
     assert "QUICK MODE" in table
+
+
+def test_upload_speed_quick() -> None:
+    from bench import upload_speed
+
+    rows = upload_speed.main(quick=True)
+    assert_measured(rows, 3)
+    assert all(row.value > 0 for row in rows), rows  # type: ignore[operator]
