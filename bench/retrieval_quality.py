@@ -44,6 +44,7 @@ from bench.retrieval_scores import (
 from chains.embeddings import get_embeddings
 from chains.index.local import LocalHybridIndex
 from chains.ingest import ingest
+from chains.vectors import unit
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def score_table(
         texts = [snapshot.text(i).lower() for i in range(len(snapshot))]
         vectors = snapshot.vectors
         dense = np.stack(
-            [vectors @ _unit(query_embeddings.embed_query(q["question"])) for q in questions]
+            [vectors @ unit(query_embeddings.embed_query(q["question"])) for q in questions]
         )
         sparse_rows = np.stack([snapshot.sparse_scores(q["question"]) for q in questions])
     return ScoreTable(questions, dense, sparse_rows, pages, texts), report.backend or "?"
@@ -80,11 +81,6 @@ def _page(source: str) -> str:
     """`samples/library/json.html` as the labels name it: `library/json.html`."""
     parts = Path(source).parts
     return "/".join(parts[-2:])
-
-
-def _unit(vector: list[float]) -> np.ndarray:
-    v = np.asarray(vector, dtype=np.float32)
-    return v / (np.linalg.norm(v) or 1.0)
 
 
 def split_by(table: ScoreTable, split: str) -> dict[str, ScoreTable]:

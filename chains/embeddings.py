@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from chains.vectors import unit_rows
+
 if TYPE_CHECKING:
     from settings import Settings
 
@@ -120,8 +122,8 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
                 query = vectors if backend == settings.embedding_backend else None
                 if query is None:
                     query = embed_texts(get_embeddings(settings), texts)
-                reference.append(_unit_rows(query))
-            cosines = np.sum(_unit_rows(vectors) * reference[0], axis=1)
+                reference.append(unit_rows(query))
+            cosines = np.sum(unit_rows(vectors) * reference[0], axis=1)
             agreement[backend] = float(np.min(cosines))
             return seconds
 
@@ -148,11 +150,6 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
             ),
         )
     return choice
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def _forget_except(settings: Settings, keep: set[str]) -> None:

@@ -26,6 +26,7 @@ from langchain_core.embeddings import Embeddings
 from chains.index import sparse
 from chains.index.backend import IndexUnavailable
 from chains.index.chunks import Chunk, ScoredChunk, chunk_id
+from chains.vectors import unit, unit_rows
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -125,8 +126,7 @@ class PineconeStore:
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         """Replace every chunk of the sources in `chunks` with these."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = unit_rows(vectors)
         tokens = sparse.document_tokens(chunks)
         by_source: dict[str, list[list[str]]] = {}
         for chunk, toks in zip(chunks, tokens, strict=True):
@@ -213,7 +213,7 @@ class PineconeStore:
             namespace=self.namespace,
         )
         hits = store.similarity_search_by_vector_with_score(
-            _unit(query_vector).tolist(), k=k, filter=filter or None, namespace=self.namespace
+            unit(query_vector).tolist(), k=k, filter=filter or None, namespace=self.namespace
         )
         return [
             ScoredChunk(Chunk(doc.page_content, dict(doc.metadata), id=doc.id or ""), score)
@@ -235,7 +235,7 @@ class PineconeStore:
         if mode == "sparse" and not indices:
             return []
         dim = len(query_vector) if query_vector is not None else self._dimension()
-        dense = _unit(query_vector) if query_vector is not None else np.zeros(dim, np.float32)
+        dense = unit(query_vector) if query_vector is not None else np.zeros(dim, np.float32)
         request: dict[str, Any] = {
             "vector": (dense * alpha).tolist(),
             "top_k": k,
@@ -262,8 +262,3 @@ class PineconeStore:
 
     def _dimension(self) -> int:
         return int(self.index.describe_index_stats()["dimension"])
-
-
-def _unit(vector: Any) -> np.ndarray:
-    v = np.asarray(vector, dtype=np.float32).ravel()
-    return v / (np.linalg.norm(v) or 1.0)
