@@ -9,6 +9,6 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from frontend.page import main  # noqa: E402
+from frontend.navigation import main  # noqa: E402
 
 main()

@@ -6,7 +6,8 @@ as it is; the app never sees an httpx exception or a traceback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -163,3 +164,58 @@ class BackendClient:
 
     def index_stats(self) -> dict[str, Any]:
         return self._call("GET", "/index/stats")
+
+    # --- documents and their ingest jobs -----------------------------------
+    def upload_documents(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        metadata: Mapping[str, str] | None = None,
+        username: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Queue one ingest job per file; the jobs come back at once, still queued."""
+        if not files:
+            raise BackendError("Choose at least one file to upload.")
+        form: dict[str, str] = {}
+        if metadata:
+            form["metadata"] = json.dumps(dict(metadata))
+        if username:
+            form["username"] = username
+        parts = [("files", (name, content)) for name, content in files]
+        # Whole files travel in this request: give it the long timeout, not the REST one.
+        body = self._call("POST", "/documents", data=form, files=parts, timeout=self.stream_timeout)
+        return list((body or {}).get("jobs") or [])
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{quote(job_id, safe='')}")
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        """A queued job comes back cancelled; a running one stops at its next step."""
+        return self._call("DELETE", f"/jobs/{quote(job_id, safe='')}")
+
+    def documents(
+        self, offset: int = 0, limit: int = 50, filter: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One page of the index's documents: `{"documents", "total", "offset", "limit"}`."""
+        params: dict[str, Any] = {"offset": offset, "limit": limit}
+        if filter:
+            params["filter"] = json.dumps(dict(filter))
+        return self._call("GET", "/documents", params=params)
+
+    def delete_document(self, source: str) -> dict[str, Any]:
+        """Remove every chunk of `source`: `{"source", "chunks_removed"}`."""
+        return self._call("DELETE", f"/documents/{quote(source, safe='')}")
+
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The chunks `/retrieve` finds, best first, without asking the model anything."""
+        fields = {"query": query, "k": k, "mode": mode, "filter": filter}
+        body = {"input": {key: value for key, value in fields.items() if value is not None}}
+        output = (self._call("POST", "/retrieve/invoke", json=body) or {}).get("output")
+        if not isinstance(output, list):
+            raise BackendError("The backend sent a response this app cannot read: no chunks.")
+        return output

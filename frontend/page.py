@@ -1,7 +1,7 @@
 """The chat page's layout: sidebar, transcript, streaming the next answer.
 
 HTTP lives in `frontend/client.py`, the look of a message in `frontend/render.py`,
-the sidebar in `frontend/sidebar.py`.
+the sidebar in `frontend/sidebar.py`, the frame shared with other pages in `frontend/shell.py`.
 """
 
 from __future__ import annotations
@@ -15,28 +15,13 @@ import streamlit as st
 
 from frontend import state
 from frontend.client import HISTORY_STAGES, BackendClient
-from frontend.config import FrontendSettings, load_settings
 from frontend.errors import BackendError
 from frontend.render import render_answer_extras, render_entry, render_sources
-from frontend.sidebar import ChatOptions, answering_options, backend_status, conversations, identity
+from frontend.shell import Shell, cached_stats, show_notice
+from frontend.sidebar import ChatOptions, answering_options, conversations
 from frontend.transcript import ChatEntry, assistant_entry, user_entry
 
 log = logging.getLogger("ragchat.frontend")
-
-
-@st.cache_resource(show_spinner=False)
-def backend_client(url: str, api_key: str | None, timeout: float, stream: float) -> BackendClient:
-    return BackendClient(url, api_key=api_key, timeout=timeout, stream_timeout=stream)
-
-
-@st.cache_data(ttl=15, show_spinner=False)
-def cached_health(url: str, timeout: float) -> dict[str, Any]:
-    return backend_client(url, None, timeout, timeout).health()
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def cached_stats(url: str, api_key: str | None, timeout: float) -> dict[str, Any]:
-    return backend_client(url, api_key, timeout, timeout).index_stats()
 
 
 def request_payload(
@@ -103,14 +88,6 @@ def answer(
     return entry
 
 
-def show_notice() -> None:
-    notice = state.take_notice()
-    if notice and notice[0] == "error":
-        st.error(notice[1])
-    elif notice:
-        st.toast(notice[1], icon=":material/check_circle:")
-
-
 def chat_area(client: BackendClient, options: ChatOptions, username: str) -> None:
     """The transcript, then the next answer streaming in under the question."""
     on_feedback = partial(state.send_feedback, client, username)
@@ -130,24 +107,16 @@ def chat_area(client: BackendClient, options: ChatOptions, username: str) -> Non
             render_answer_extras(entry, on_feedback, sources=False)
 
 
-def main() -> None:
-    settings: FrontendSettings = load_settings()
-    st.set_page_config(page_title="ragchat", page_icon=":material/forum:", layout="centered")
-    # A chat product, not a dev tool: no tracebacks in the page (they go to the terminal).
-    st.set_option("client.showErrorDetails", "none")
+def chat_page(shell: Shell) -> None:
+    """The default page: under the shared sidebar, conversations, options and the chat."""
+    st.set_page_config(layout="centered")
+    settings, client, username = shell.settings, shell.client, shell.username
     timeout = settings.frontend_request_timeout
-    try:
-        health, problem = cached_health(settings.backend_url, timeout), None
-    except BackendError as exc:
-        health, problem = None, str(exc)
-    backend_status(settings, health, problem)
-    username, api_key = identity(settings, health)
-    stream_timeout = settings.frontend_stream_timeout
-    client = backend_client(settings.backend_url, api_key, timeout, stream_timeout)
     state.init_state(username)
     # Drawn before the answer streams, so the list survives a press of Stop.
     conversations(client, username)
-    options = answering_options(partial(cached_stats, settings.backend_url, api_key, timeout))
+    load_stats = partial(cached_stats, settings.backend_url, shell.api_key, timeout)
+    options = answering_options(load_stats)
 
     show_notice()
     opened = st.session_state.get(state.SESSION_ID)

@@ -15,6 +15,9 @@ from frontend.errors import BackendError
 from frontend.filters import FilterSyntaxError, filter_from_picks, parse_raw_filter, pickable_values
 
 SEARCH_MODES = ("hybrid", "dense", "sparse")
+# The answering options outlive a visit to another page (Streamlit forgets, by default,
+# the value of a widget that a run does not draw).
+KEEP = "session"
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,14 @@ def _filter_editor(load_stats: Callable[[], dict[str, Any]]) -> tuple[dict | Non
             horizontal=True,
             key="filter_how",
             label_visibility="collapsed",
+            persist_state=KEEP,
         )
         if how == "Raw JSON":
             text = st.text_area(
-                "Filter (JSON)", key="filter_json", placeholder='{"year": {"$gte": 2024}}'
+                "Filter (JSON)",
+                key="filter_json",
+                placeholder='{"year": {"$gte": 2024}}',
+                persist_state=KEEP,
             )
             try:
                 return parse_raw_filter(text or ""), None
@@ -97,7 +104,7 @@ def _filter_editor(load_stats: Callable[[], dict[str, Any]]) -> tuple[dict | Non
             st.caption("No metadata to filter on yet: ingest documents with `--meta key=value`.")
             return None, None
         picks = {
-            key: st.multiselect(key, values, key=f"filter_pick_{key}")
+            key: st.multiselect(key, values, key=f"filter_pick_{key}", persist_state=KEEP)
             for key, values in choices.items()
         }
         return filter_from_picks(picks), None
@@ -112,19 +119,22 @@ def answering_options(load_stats: Callable[[], dict[str, Any]]) -> ChatOptions:
         index=names.index("chat"),
         format_func=lambda s: f"/{s} · {STAGES[s]}",
         key="stage",
+        persist_state=KEEP,
     )
     if stage not in RAG_STAGES:
         return ChatOptions(stage=stage)
-    k = st.sidebar.slider("Sources to retrieve (k)", 1, 20, 5, key="k")
+    k = st.sidebar.slider("Sources to retrieve (k)", 1, 20, 5, key="k", persist_state=KEEP)
     metadata_filter, problem = None, None
     if stage in FILTER_STAGES:
         metadata_filter, problem = _filter_editor(load_stats)
     mode = alpha = None
     if stage in TUNABLE_STAGES:
         with st.sidebar.expander("Search"):
-            mode = st.radio("Mode", SEARCH_MODES, horizontal=True, key="mode")
+            mode = st.radio("Mode", SEARCH_MODES, horizontal=True, key="mode", persist_state=KEEP)
             if mode == "hybrid":
-                alpha = st.slider("Dense weight (alpha)", 0.0, 1.0, 0.5, 0.05, key="alpha")
+                alpha = st.slider(
+                    "Dense weight (alpha)", 0.0, 1.0, 0.5, 0.05, key="alpha", persist_state=KEEP
+                )
     return ChatOptions(stage, k, metadata_filter, problem, mode, alpha)
 
 
