@@ -196,11 +196,17 @@ class JobWorker:
             for source, n in counts.items():
                 spans[source] = (start, n)
                 start += n
+            on_progress(0, start)  # every bar shows its total before the first step
+
+        reported: dict[str, int] = {}
 
         def on_progress(done: int, _total: int) -> None:
-            for job in live:
+            for job in live:  # only the jobs this step moved: one UPDATE each
                 start, n = spans.get(job.source, (0, 0))
-                self.jobs.progress(job.id, self.name, min(max(done - start, 0), n), n)
+                mine = min(max(done - start, 0), n)
+                if reported.get(job.id) != mine:
+                    reported[job.id] = mine
+                    self.jobs.progress(job.id, self.name, mine, n)
 
         sources = {job.id: job.source for job in live}
         left_out: set[str] = set()
