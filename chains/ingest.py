@@ -127,7 +127,7 @@ class IngestCancelled(RuntimeError):
 
 @dataclass
 class IngestHooks:
-    """What a background job adds to an ingest: progress, a way to stop, who added it."""
+    """What a background job adds to an ingest: progress, a way to stop, cancels per file."""
 
     on_split: Callable[[dict[str, int]], None] | None = None  # chunks per source, in order
     on_progress: Callable[[int, int], None] | None = None  # (chunks embedded, chunks in all)
