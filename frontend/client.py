@@ -188,6 +188,11 @@ class BackendClient:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{quote(job_id, safe='')}")
 
+    def jobs(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Several jobs in one request: polling one call per job would hit the rate limit."""
+        params = {"ids": ",".join(job_ids), "limit": max(1, min(len(job_ids), 500))}
+        return list((self._call("GET", "/jobs", params=params) or {}).get("jobs") or [])
+
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         """A queued job comes back cancelled; a running one stops at its next step."""
         return self._call("DELETE", f"/jobs/{quote(job_id, safe='')}")

@@ -106,11 +106,16 @@ def documents_router(
         state: Annotated[
             str | None, Query(description="queued, running, done, failed or cancelled")
         ] = None,
+        ids: Annotated[
+            str | None,
+            Query(description="only these jobs (comma-separated): one poll for many uploads"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         """The newest jobs first."""
         states = tuple(s.strip() for s in state.split(",")) if state else None
-        jobs = await _run(documents, documents.jobs.list, states=states, limit=limit)
+        wanted = tuple(i.strip() for i in ids.split(",") if i.strip())[:500] if ids else None
+        jobs = await _run(documents, documents.jobs.list, states=states, ids=wanted, limit=limit)
         return {"jobs": [job.as_json() for job in jobs]}
 
     @router.get("/jobs/{job_id}")

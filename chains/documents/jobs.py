@@ -111,10 +111,18 @@ class JobStore:
             raise JobNotFound(job_id)
         return _job(row)
 
-    def list(self, *, states: tuple[str, ...] | None = None, limit: int = 100) -> list[Job]:
+    def list(
+        self,
+        *,
+        states: tuple[str, ...] | None = None,
+        ids: tuple[str, ...] | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
         query = select(jobs).order_by(jobs.c.created_at.desc()).limit(limit)
         if states:
             query = query.where(jobs.c.state.in_(states))
+        if ids:
+            query = query.where(jobs.c.id.in_(ids))
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(query)]
 

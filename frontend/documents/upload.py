@@ -96,17 +96,29 @@ def clear_finished() -> None:
 
 
 def poll(client: BackendClient, jobs: dict[str, dict[str, Any]]) -> None:
-    """Fetch every job still queued or running; a failed fetch is noted, not fatal."""
-    for job_id, job in list(jobs.items()):
-        if not is_active(job):
-            continue
-        try:
-            jobs[job_id] = client.job(job_id)
-        except BackendError as exc:
-            if exc.status == 404:  # the backend forgot it (restarted without its database)
-                jobs[job_id] = {**job, "state": "failed", "error": "The backend lost this job."}
-            else:
-                job_notes()[job_id] = f"Progress unavailable. {exc}"
+    """Fetch every job still queued or running in one request; a failure is noted, not fatal.
+
+    One request per poll, whatever the number of files: a request per job every
+    `POLL_SECONDS` would pass the server's per-user rate limit with a few dozen uploads.
+    """
+    active = [job_id for job_id, job in jobs.items() if is_active(job)]
+    if not active:
+        return
+    try:
+        fresh = {str(job["id"]): job for job in client.jobs(active)}
+    except BackendError as exc:
+        for job_id in active:
+            job_notes()[job_id] = f"Progress unavailable. {exc}"
+        return
+    for job_id in active:
+        if job_id in fresh:
+            jobs[job_id] = fresh[job_id]
+        else:  # the backend forgot it (restarted without its database)
+            jobs[job_id] = {
+                **jobs[job_id],
+                "state": "failed",
+                "error": "The backend lost this job.",
+            }
 
 
 def draw_job(client: BackendClient, job: dict[str, Any]) -> None:

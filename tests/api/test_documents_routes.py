@@ -54,6 +54,8 @@ def test_upload_queues_one_job_per_file_and_keeps_the_files(
     assert len(kept) == 2 and kept[0].read_bytes() in (MD[1], second[1])
     listed = client.get("/jobs", params={"state": "queued"}).json()["jobs"]
     assert {j["id"] for j in listed} == {j["id"] for j in jobs}
+    one = client.get("/jobs", params={"ids": f"{jobs[1]['id']},unknown"}).json()["jobs"]
+    assert [j["source"] for j in one] == ["notes.txt"]
 
 
 def test_cancelling_a_queued_job_ends_it_and_a_second_cancel_is_409(client: TestClient) -> None:

@@ -88,6 +88,13 @@ def test_job_and_cancel_quote_the_id() -> None:
     ]
 
 
+def test_many_jobs_are_polled_in_one_request() -> None:
+    client, seen = recording_client(lambda r: httpx.Response(200, json={"jobs": [JOB, JOB]}))
+    assert client.jobs(["a", "b"]) == [JOB, JOB]
+    assert len(seen) == 1
+    assert dict(seen[0].url.params) == {"ids": "a,b", "limit": "2"}
+
+
 def test_cancelling_an_ended_job_is_a_409_backend_error() -> None:
     detail = {"detail": "job j1 has already ended (done)"}
     client, _ = recording_client(lambda r: httpx.Response(409, json=detail))
