@@ -26,7 +26,7 @@ from chains.embeddings import (
     prepare_query_model,
 )
 from chains.index.backend import ChunkStore
-from chains.index.chunks import Chunk
+from chains.index.chunks import REVISION_KEY, Chunk
 from chains.loaders import SourceFile, discover, load
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESERVED_KEYS = frozenset({"source", "title", "chunk", "text", "id", "score"})
+RESERVED_KEYS = frozenset({"source", "title", "chunk", "text", "id", "score", REVISION_KEY})
 _INT = re.compile(r"^[+-]?\d+$")
 
 

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 
 MetadataValue = str | int | float | bool | list[str]
+# Set by the Pinecone backend on each record: which write of its source it belongs to.
+REVISION_KEY = "doc_revision"
 
 
 def chunk_id(source: str, index: int) -> str:

@@ -10,6 +10,11 @@
 * BM25 corpus statistics are fitted at ingest and kept in a JSON file under DATA_DIR (never
   `BM25Encoder.default()`, which downloads); they also record each source's chunk count,
   so deleting a source deletes its ids (serverless indexes cannot delete by filter).
+* Readers see the old or the new version of a document, never a mix. Pinecone has no
+  multi-record transaction, so each write of a source gets a revision: its chunks go in
+  under new ids carrying `doc_revision`, then the statistics file (replaced atomically)
+  names the new revision, then the old revision's ids are deleted. Readers re-read that
+  file when it changes and drop hits of any other revision (fetching 2k to keep k).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +31,14 @@ from langchain_core.embeddings import Embeddings
 
 from chains.index import sparse
 from chains.index.backend import IndexUnavailable
-from chains.index.chunks import Chunk, ScoredChunk, chunk_id
+from chains.index.chunks import REVISION_KEY, Chunk, ScoredChunk, chunk_id
 from chains.vectors import unit, unit_rows
 
 if TYPE_CHECKING:
     from settings import Settings
 
 TEXT_KEY = "text"
+OVERFETCH = 2  # hits asked for per hit returned: room for dropped other-revision chunks
 UPSERT_BATCH = 100
 DELETE_BATCH = 1000  # Pinecone's limit of ids per delete request
 
@@ -63,6 +70,7 @@ class PineconeStore:
         self.name = name
         self.stats_path = stats_path
         # A rebuild never reads the old statistics: they may be from another release.
+        self._signature = None if rebuild else _signature(stats_path)
         self.corpus = sparse.CorpusStats() if rebuild else self._load_corpus()
 
     @classmethod
@@ -107,12 +115,21 @@ class PineconeStore:
             )
         return sparse.CorpusStats(saved["sources"])
 
+    def _fresh_corpus(self) -> sparse.CorpusStats:
+        """The statistics as the last writer (any process) left them: one stat per search."""
+        signature = _signature(self.stats_path)
+        if signature != self._signature:
+            self._signature = signature
+            self.corpus = self._load_corpus()
+        return self.corpus
+
     def _save_corpus(self) -> None:
         self.stats_path.parent.mkdir(parents=True, exist_ok=True)
         staged = self.stats_path.with_suffix(".tmp")
         saved = {"tokenizer": sparse.TOKENIZER, "sources": self.corpus.sources}
         staged.write_text(json.dumps(saved), encoding="utf-8")
         os.replace(staged, self.stats_path)
+        self._signature = _signature(self.stats_path)
 
     # --- writing --------------------------------------------------------------------
     def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -122,27 +139,28 @@ class PineconeStore:
         with contextlib.suppress(NotFoundException):  # the namespace does not exist yet
             self.index.delete(delete_all=True, namespace=self.namespace)
         self.corpus = sparse.CorpusStats()
+        self._signature = _signature(self.stats_path)  # the old file is never read again
         self.upsert(chunks, vectors)
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Replace every chunk of the sources in `chunks` with these."""
+        """Replace every chunk of the sources in `chunks` with these, as a new revision."""
         vectors = unit_rows(vectors)
         tokens = sparse.document_tokens(chunks)
+        self._fresh_corpus()
         by_source: dict[str, list[list[str]]] = {}
         for chunk, toks in zip(chunks, tokens, strict=True):
             by_source.setdefault(chunk.source, []).append(toks)
-        stale: list[str] = []
+        revisions = {source: uuid.uuid4().hex[:12] for source in by_source}
+        old = {source: dict(self.corpus.sources.get(source) or {}) for source in by_source}
         for source, token_lists in by_source.items():
-            old = self.corpus.sources.get(source, {}).get("docs", 0)
-            stale += [chunk_id(source, i) for i in range(len(token_lists), old)]
-            self.corpus.replace_source(source, token_lists)
-        self._delete_ids(stale)
+            self.corpus.replace_source(source, token_lists)  # the new BM25 weights
         records = []
         for chunk, vector, toks in zip(chunks, vectors, tokens, strict=True):
+            revision = revisions[chunk.source]
             record: dict[str, Any] = {
-                "id": chunk.id,
+                "id": record_id(chunk.id, revision),
                 "values": vector.tolist(),
-                "metadata": {**chunk.metadata, TEXT_KEY: chunk.text},
+                "metadata": {**chunk.metadata, REVISION_KEY: revision, TEXT_KEY: chunk.text},
             }
             indices, values = self.corpus.encode_document(toks)
             if indices:
@@ -151,15 +169,19 @@ class PineconeStore:
         for start in range(0, len(records), UPSERT_BATCH):
             batch = records[start : start + UPSERT_BATCH]
             self.index.upsert(vectors=batch, namespace=self.namespace)
+        for source, revision in revisions.items():  # readers switch here, all at once
+            self.corpus.sources[source]["revision"] = revision
         self._save_corpus()
+        self._delete_ids([i for source, entry in old.items() for i in _ids(source, entry)])
 
     def delete_source(self, source: str) -> int:
+        self._fresh_corpus()
         entry = self.corpus.remove_source(source)
         if not entry:
             return 0
-        ids = [chunk_id(source, i) for i in range(entry["docs"])]
-        self._delete_ids(ids)
         self._save_corpus()
+        ids = _ids(source, entry)
+        self._delete_ids(ids)
         return len(ids)
 
     def _delete_ids(self, ids: list[str]) -> None:
@@ -195,13 +217,33 @@ class PineconeStore:
     ) -> list[ScoredChunk]:
         """Same contract and scores as LocalHybridIndex.search."""
         try:
+            self._fresh_corpus()
             if mode == "dense":
-                return self._dense(query_vector, k, filter)
-            return self._fused(query_vector, query_text, k, filter, mode, alpha)
+                hits = self._dense(query_vector, k * OVERFETCH, filter)
+            else:
+                hits = self._fused(query_vector, query_text, k * OVERFETCH, filter, mode, alpha)
+            return self._current_only(hits)[:k]
         except IndexUnavailable:
             raise
         except Exception as exc:  # network or service errors: the server answers 503
             raise IndexUnavailable(f"Pinecone query failed: {exc}") from exc
+
+    def _current_only(self, hits: list[ScoredChunk]) -> list[ScoredChunk]:
+        """Hits of each source's current revision, without the revision key.
+
+        A source the statistics do not know (being deleted, or written before revisions)
+        keeps its hits: there is no newer version to hide them behind.
+        """
+        kept = []
+        for hit in hits:
+            metadata = dict(hit.chunk.metadata)
+            revision = metadata.pop(REVISION_KEY, None)
+            entry = self.corpus.sources.get(str(metadata.get("source", "")))
+            if entry is not None and entry.get("revision") != revision:
+                continue
+            chunk = Chunk(hit.chunk.text, metadata, id=hit.chunk.id)
+            kept.append(ScoredChunk(chunk, hit.score))
+        return kept
 
     def _dense(self, query_vector: Any, k: int, filter: dict | None) -> list[ScoredChunk]:
         from langchain_pinecone import PineconeVectorStore
@@ -262,3 +304,22 @@ class PineconeStore:
 
     def _dimension(self) -> int:
         return int(self.index.describe_index_stats()["dimension"])
+
+
+def record_id(chunk_id_: str, revision: str | None) -> str:
+    """A chunk's Pinecone id in one revision of its source (bare for pre-revision data)."""
+    return f"{chunk_id_}-{revision}" if revision else chunk_id_
+
+
+def _ids(source: str, entry: dict) -> list[str]:
+    """Every Pinecone id a statistics entry accounts for."""
+    revision = entry.get("revision")
+    return [record_id(chunk_id(source, i), revision) for i in range(entry.get("docs", 0))]
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

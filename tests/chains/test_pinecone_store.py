@@ -47,13 +47,17 @@ def test_upsert_sends_dense_sparse_and_text_metadata(store):
     store.upsert(chunks, vectors(3) * 3.0)  # not unit length: the store normalises
     records = upserted(store)
     assert store.index.upsert.call_args.kwargs["namespace"] == "ns"
-    assert [r["id"] for r in records] == [chunk_id("lib/a.html", i) for i in range(3)]
+    revision = store.corpus.sources["lib/a.html"]["revision"]
+    assert [r["id"] for r in records] == [
+        f"{chunk_id('lib/a.html', i)}-{revision}" for i in range(3)
+    ]
     assert np.allclose(records[0]["values"], vectors(3)[0], atol=1e-6)
     assert records[1]["metadata"] == {
         "source": "lib/a.html",
         "chunk": 1,
         "year": 2020,
         "title": "Library reference",
+        "doc_revision": revision,
         "text": "json encoder and decoder",
     }
     sparse = records[0]["sparse_values"]
@@ -63,16 +67,83 @@ def test_upsert_sends_dense_sparse_and_text_metadata(store):
     assert (Path(store.stats_path)).exists()
 
 
-def test_reupserting_fewer_chunks_deletes_the_stale_ids(store):
+def test_reupserting_deletes_the_previous_revision_after_the_new_one_is_in(store):
     store.upsert(make_chunks(), vectors(3))
+    first = store.corpus.sources["lib/a.html"]["revision"]
     store.upsert(make_chunks(texts=TEXTS[:1]), vectors(1))
+    second = store.corpus.sources["lib/a.html"]["revision"]
+    assert first != second
     store.index.delete.assert_called_once_with(
-        ids=[chunk_id("lib/a.html", 1), chunk_id("lib/a.html", 2)], namespace="ns"
+        ids=[f"{chunk_id('lib/a.html', i)}-{first}" for i in range(3)], namespace="ns"
     )
+    calls = [c[0] for c in store.index.method_calls]
+    assert calls.index("delete") > max(i for i, c in enumerate(calls) if c == "upsert")
     reloaded = PineconeStore(store.index, namespace="ns", stats_path=store.stats_path)
     assert reloaded.corpus.n_docs == 1
     assert reloaded.delete_source("lib/a.html") == 1
     assert reloaded.delete_source("lib/a.html") == 0
+
+
+class InMemoryPinecone:
+    """A fake Pinecone index for logic tests: keeps records, answers queries by dot product."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+        self.on_delete = None  # called before a delete is applied: a reader in the middle
+
+    def upsert(self, vectors, namespace):  # noqa: ARG002 - Pinecone's signature
+        self.records.update({r["id"]: r for r in vectors})
+
+    def delete(self, ids=None, namespace=None, delete_all=False):  # noqa: ARG002
+        if self.on_delete is not None:
+            self.on_delete()
+        for record_id in ids or []:
+            self.records.pop(record_id, None)
+
+    def query(self, vector, top_k, include_metadata, namespace, sparse_vector=None, filter=None):  # noqa: ARG002
+        scored = sorted(self.records.values(), key=lambda r: -float(np.dot(r["values"], vector)))
+        return {
+            "matches": [
+                {
+                    "id": r["id"],
+                    "score": float(np.dot(r["values"], vector)),
+                    "metadata": r["metadata"],
+                }
+                for r in scored[:top_k]
+            ]
+        }
+
+
+def test_readers_see_the_old_or_the_new_version_never_a_mix(tmp_path):
+    """A second process's reader searches while a writer replaces a document."""
+    index = InMemoryPinecone()
+    writer = PineconeStore(index, namespace="ns", stats_path=tmp_path / "bm25.json")
+    reader = PineconeStore(index, namespace="ns", stats_path=tmp_path / "bm25.json")
+    old = [Chunk(f"old {i}", {"source": "d.md", "chunk": i}) for i in range(3)]
+    new = [Chunk(f"new {i}", {"source": "d.md", "chunk": i}) for i in range(2)]
+    same = np.tile(vectors(1), (3, 1))
+    writer.upsert(old, same)
+    query = vectors(1)[0]
+
+    def texts() -> set[str]:
+        hits = reader.search(query, "", k=3, filter=None, mode="hybrid", alpha=1.0)
+        assert all("doc_revision" not in h.chunk.metadata for h in hits)
+        return {h.chunk.text.split()[0] for h in hits}
+
+    assert texts() == {"old"}
+    seen_during_write: list[set[str]] = []
+    original_upsert = index.upsert
+
+    def upsert_then_read(vectors, namespace):
+        original_upsert(vectors, namespace)
+        seen_during_write.append(texts())  # new chunks are in, not yet current
+
+    index.upsert = upsert_then_read
+    index.on_delete = lambda: seen_during_write.append(texts())  # current, old not deleted
+    writer.upsert(new, same[:2])
+    index.on_delete = None
+    assert seen_during_write == [{"old"}, {"new"}]
+    assert texts() == {"new"} and len(index.records) == 2
 
 
 def test_hybrid_query_scales_dense_by_alpha_and_sparse_by_one_minus_alpha(store):
@@ -99,7 +170,7 @@ def test_hybrid_query_scales_dense_by_alpha_and_sparse_by_one_minus_alpha(store)
     indices, values = store.corpus.encode_query(tokenize(["temporary files"])[0])
     assert kwargs["sparse_vector"]["indices"] == indices
     assert np.allclose(kwargs["sparse_vector"]["values"], 0.75 * np.array(values))
-    assert kwargs["top_k"] == 4 and kwargs["include_metadata"] is True
+    assert kwargs["top_k"] == 8 and kwargs["include_metadata"] is True  # twice k: see above
     assert kwargs["namespace"] == "ns" and kwargs["filter"] == {"year": {"$gte": 2000}}
     assert hits[0].chunk.text == "body" and hits[0].chunk.id == "x" and hits[0].score == 0.42
     assert "text" not in hits[0].chunk.metadata
@@ -124,7 +195,7 @@ def test_dense_mode_goes_through_pinecone_vector_store(store):
     hits = store.search(query, "ignored", k=3, filter={"source": "s"}, mode="dense", alpha=0.5)
     kwargs = store.index.query.call_args.kwargs
     assert np.allclose(kwargs["vector"], query / 2, atol=1e-6)
-    assert kwargs["top_k"] == 3 and kwargs["include_metadata"] is True
+    assert kwargs["top_k"] == 6 and kwargs["include_metadata"] is True  # twice k
     assert kwargs["namespace"] == "ns" and kwargs["filter"] == {"source": "s"}
     assert "sparse_vector" not in kwargs
     assert hits[0].chunk.text == "hello" and hits[0].score == 0.9
@@ -153,7 +224,8 @@ def test_fused_scores_equal_the_local_index(store):
         sparse_dot = sum(
             q_sparse.get(i, 0.0) * v for i, v in zip(sv["indices"], sv["values"], strict=True)
         )
-        remote[record["id"]] = float(np.dot(sent["vector"], record["values"])) + sparse_dot
+        chunk = record["id"].rsplit("-", 1)[0]  # the chunk's id, without its revision
+        remote[chunk] = float(np.dot(sent["vector"], record["values"])) + sparse_dot
     local = Snapshot.empty().replaced(np.zeros(0, dtype=bool), chunks, vecs)
     hits = local.search(query, text, k=3, filter=None, mode="hybrid", alpha=alpha)
     assert {h.chunk.id: pytest.approx(remote[h.chunk.id], abs=1e-5) for h in hits} == {
