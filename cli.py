@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-from settings import get_settings
+from settings import Settings, get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -85,7 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     host = args.host or settings.host
     backend = plan.backend(host, args.port or settings.port)
-    ui = plan.frontend(host, args.frontend_port or settings.frontend_port, backend.url)
+    ui = plan.frontend(
+        host, args.frontend_port or settings.frontend_port, backend.url, _upload_mb(settings)
+    )
     return _supervise([backend, ui], seed=not args.no_samples)
 
 
@@ -103,8 +106,15 @@ def _stack(args: argparse.Namespace) -> int:
     llm = plan.llm_server(gguf, llm_port, settings.llm_context_tokens, settings.llm_threads)
     host = args.host or settings.host
     backend = plan.backend(host, args.port or settings.port, plan.endpoint_env(llm.url))
-    ui = plan.frontend(host, args.frontend_port or settings.frontend_port, backend.url)
+    ui = plan.frontend(
+        host, args.frontend_port or settings.frontend_port, backend.url, _upload_mb(settings)
+    )
     return _supervise([llm, backend, ui], seed=not args.no_samples)
+
+
+def _upload_mb(settings: Settings) -> int:
+    """MAX_UPLOAD_BYTES in Streamlit's unit (whole megabytes, rounded up)."""
+    return max(1, math.ceil(settings.max_upload_bytes / (1024 * 1024)))
 
 
 def _frontend(args: argparse.Namespace) -> NoReturn:
@@ -117,7 +127,12 @@ def _frontend(args: argparse.Namespace) -> NoReturn:
         or os.environ.get("BACKEND_URL")
         or f"http://{plan.client_host(settings.host)}:{settings.port}"
     )
-    ui = plan.frontend(args.host or settings.host, args.port or settings.frontend_port, backend_url)
+    ui = plan.frontend(
+        args.host or settings.host,
+        args.port or settings.frontend_port,
+        backend_url,
+        _upload_mb(settings),
+    )
     os.execve(ui.argv[0], ui.argv, {**os.environ, **ui.env})
 
 

@@ -45,7 +45,8 @@ def backend(host: str, port: int, env: Mapping[str, str] | None = None) -> Child
     return Child("backend", argv, f"{url}/health", dict(env or {}), url)
 
 
-def frontend(host: str, port: int, backend_url: str) -> Child:
+def frontend(host: str, port: int, backend_url: str, max_upload_mb: int = 20) -> Child:
+    """The Streamlit app; its file picker refuses what the backend would (MAX_UPLOAD_BYTES)."""
     url = f"http://{client_host(host)}:{port}"
     argv = [
         sys.executable,
@@ -63,6 +64,8 @@ def frontend(host: str, port: int, backend_url: str) -> Child:
         "false",
         "--client.toolbarMode",
         "viewer",  # no Deploy button for the chat's users
+        "--server.maxUploadSize",
+        str(max_upload_mb),
     ]
     return Child("frontend", argv, f"{url}/_stcore/health", {"BACKEND_URL": backend_url}, url)
 

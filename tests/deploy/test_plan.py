@@ -12,7 +12,7 @@ from cli import build_parser
 
 
 def test_frontend_is_the_streamlit_app_pointed_at_the_backend() -> None:
-    child = plan.frontend("0.0.0.0", 8501, "http://127.0.0.1:8000")
+    child = plan.frontend("0.0.0.0", 8501, "http://127.0.0.1:8000", max_upload_mb=7)
     assert child.argv[1:4] == ["-m", "streamlit", "run"]
     assert Path(child.argv[4]) == plan.REPO / "frontend" / "app.py"
     assert Path(child.argv[4]).is_file()
@@ -23,6 +23,7 @@ def test_frontend_is_the_streamlit_app_pointed_at_the_backend() -> None:
         "--server.headless": "true",
         "--browser.gatherUsageStats": "false",
         "--client.toolbarMode": "viewer",
+        "--server.maxUploadSize": "7",  # the picker refuses what the backend would
     }
     assert child.env == {"BACKEND_URL": "http://127.0.0.1:8000"}
     # Bound to every interface, it is still reached (and health-checked) on loopback.
