@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from chains.documents.jobs import JobFinished, JobNotFound
+from chains.documents.jobs import STATES, JobFinished, JobNotFound
 from chains.documents.service import Documents, QueueFull, Upload
 from chains.documents.uploads import UploadRefused, typed_metadata
 from chains.index.backend import IndexUnavailable
@@ -113,7 +113,12 @@ def documents_router(
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         """The newest jobs first."""
-        states = tuple(s.strip() for s in state.split(",")) if state else None
+        states = tuple(s.strip() for s in state.split(",") if s.strip()) if state else None
+        unknown = sorted(set(states or ()) - set(STATES))
+        if unknown:
+            raise HTTPException(
+                422, f"unknown job state {unknown[0][:40]!r}: use one of {', '.join(STATES)}"
+            )
         wanted = tuple(i.strip() for i in ids.split(",") if i.strip())[:500] if ids else None
         jobs = await _run(documents, documents.jobs.list, states=states, ids=wanted, limit=limit)
         return {"jobs": [job.as_json() for job in jobs]}

@@ -56,6 +56,8 @@ def test_upload_queues_one_job_per_file_and_keeps_the_files(
     assert {j["id"] for j in listed} == {j["id"] for j in jobs}
     one = client.get("/jobs", params={"ids": f"{jobs[1]['id']},unknown"}).json()["jobs"]
     assert [j["source"] for j in one] == ["notes.txt"]
+    typo = client.get("/jobs", params={"state": "queud"})
+    assert typo.status_code == 422 and "queued, running" in typo.json()["detail"]
 
 
 def test_cancelling_a_queued_job_ends_it_and_a_second_cancel_is_409(client: TestClient) -> None:
