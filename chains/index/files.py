@@ -69,8 +69,13 @@ def write_lock(root: Path) -> Iterator[None]:
 
 def manifest_signature(root: Path) -> tuple[int, int, int] | None:
     """A cheap stat that changes whenever the manifest is replaced."""
+    return file_signature(root / MANIFEST)
+
+
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """A cheap stat that changes whenever a file is replaced (os.replace); None if absent."""
     try:
-        st = os.stat(root / MANIFEST)
+        st = os.stat(path)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)

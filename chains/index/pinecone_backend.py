@@ -32,6 +32,7 @@ from langchain_core.embeddings import Embeddings
 from chains.index import sparse
 from chains.index.backend import IndexUnavailable
 from chains.index.chunks import REVISION_KEY, Chunk, ScoredChunk, chunk_id
+from chains.index.files import file_signature
 from chains.vectors import unit, unit_rows
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class PineconeStore:
         self.name = name
         self.stats_path = stats_path
         # A rebuild never reads the old statistics: they may be from another release.
-        self._signature = None if rebuild else _signature(stats_path)
+        self._signature = None if rebuild else file_signature(stats_path)
         self.corpus = sparse.CorpusStats() if rebuild else self._load_corpus()
 
     @classmethod
@@ -117,7 +118,7 @@ class PineconeStore:
 
     def _fresh_corpus(self) -> sparse.CorpusStats:
         """The statistics as the last writer (any process) left them: one stat per search."""
-        signature = _signature(self.stats_path)
+        signature = file_signature(self.stats_path)
         if signature != self._signature:
             self._signature = signature
             self.corpus = self._load_corpus()
@@ -129,7 +130,7 @@ class PineconeStore:
         saved = {"tokenizer": sparse.TOKENIZER, "sources": self.corpus.sources}
         staged.write_text(json.dumps(saved), encoding="utf-8")
         os.replace(staged, self.stats_path)
-        self._signature = _signature(self.stats_path)
+        self._signature = file_signature(self.stats_path)
 
     # --- writing --------------------------------------------------------------------
     def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -139,7 +140,7 @@ class PineconeStore:
         with contextlib.suppress(NotFoundException):  # the namespace does not exist yet
             self.index.delete(delete_all=True, namespace=self.namespace)
         self.corpus = sparse.CorpusStats()
-        self._signature = _signature(self.stats_path)  # the old file is never read again
+        self._signature = file_signature(self.stats_path)  # the old file is never read again
         self.upsert(chunks, vectors)
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -315,11 +316,3 @@ def _ids(source: str, entry: dict) -> list[str]:
     """Every Pinecone id a statistics entry accounts for."""
     revision = entry.get("revision")
     return [record_id(chunk_id(source, i), revision) for i in range(entry.get("docs", 0))]
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
