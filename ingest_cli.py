@@ -139,7 +139,7 @@ def run_worker(args: argparse.Namespace, settings: Settings | None = None) -> in
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
     documents = Documents(settings)
-    worker = JobWorker(settings, documents.queue, documents.jobs)
+    worker = JobWorker(settings, documents.queue, documents.jobs, store=documents.store)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -60,7 +60,7 @@ def start_workers(settings: Settings, documents: Documents) -> JobWorker | None:
     if settings.document_workers == 0:
         return None
     try:
-        worker = JobWorker(settings, documents.queue, documents.jobs)
+        worker = JobWorker(settings, documents.queue, documents.jobs, store=documents.store)
         worker.start(settings.document_workers)
     except Exception as exc:  # noqa: BLE001 - chat keeps working without uploads
         log.error("document workers not started: %s", exc)

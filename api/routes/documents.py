@@ -83,15 +83,9 @@ def documents_router(
         except ValueError as exc:
             status = exc.status if isinstance(exc, UploadRefused) else 422
             raise HTTPException(status, f"metadata: {exc}") from None
-        uploads = []
-        for file in files:
-            if file.size is not None and file.size > settings.max_upload_bytes:
-                raise HTTPException(
-                    413,
-                    f"{file.filename} is {file.size} bytes; the limit is "
-                    f"{settings.max_upload_bytes} per file (MAX_UPLOAD_BYTES)",
-                )
-            uploads.append(Upload(file.filename, await file.read()))
+        # Sizes, names and types are checked in one place (Documents.check); the request
+        # as a whole is already capped by MAX_UPLOAD_REQUEST_BYTES.
+        uploads = [Upload(file.filename, await file.read()) for file in files]
         owner = getattr(request.state, "user", None) or (username or "").strip()[:128] or None
         try:
             jobs = await _run(documents, documents.submit, uploads, meta, owner)
@@ -164,11 +158,9 @@ def documents_router(
     @router.delete("/documents/{source:path}", dependencies=[admin])
     async def delete_document(source: str) -> dict[str, Any]:
         """Remove every chunk of `source` from the index and the list."""
-        from chains.ingest import delete_source
-
         try:
             listed = await _run(documents, documents.catalog.get, source)
-            removed = await _run(documents, delete_source, settings, source)
+            removed = await _run(documents, documents.delete, source)
         except IndexUnavailable as exc:
             raise HTTPException(503, f"the document index is unavailable: {exc}") from None
         if not removed and listed is None:

@@ -16,8 +16,13 @@ from chains.documents.uploads import (
     document_name,
     store_upload,
 )
+from chains.documents.worker import lazy_store
+from chains.ingest import delete_source
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from chains.index.backend import ChunkStore
     from settings import Settings
 
 
@@ -39,6 +44,7 @@ class Documents:
     _jobs: JobStore | None = field(default=None, repr=False)
     _catalog: DocumentCatalog | None = field(default=None, repr=False)
     _queue: JobQueue | None = field(default=None, repr=False)
+    _store: Callable[[], ChunkStore] | None = field(default=None, repr=False)
 
     @property
     def jobs(self) -> JobStore:
@@ -57,6 +63,16 @@ class Documents:
         if self._queue is None:
             self._queue = JobQueue.from_settings(self.settings)
         return self._queue
+
+    def store(self) -> ChunkStore:
+        """The one writable index of this process: the job workers and deletes share it."""
+        if self._store is None:
+            self._store = lazy_store(self.settings)
+        return self._store()
+
+    def delete(self, source: str) -> int:
+        """Every chunk of `source` out of the index, then out of the list; how many."""
+        return delete_source(self.settings, source, store=self.store())
 
     def check(self, uploads: list[Upload]) -> list[str]:
         """Every file's source name, or UploadRefused for the first one that cannot go in.

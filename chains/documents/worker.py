@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,13 @@ def worker_name() -> str:
 
 
 class JobWorker:
-    def __init__(self, settings: Settings, queue: JobQueue, jobs: JobStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: JobQueue,
+        jobs: JobStore,
+        store: Callable[[], ChunkStore] | None = None,
+    ) -> None:
         self.settings = settings
         self.queue = queue
         self.jobs = jobs
@@ -52,8 +59,8 @@ class JobWorker:
         self.lease = settings.job_lease_seconds
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._store: ChunkStore | None = None
-        self._store_lock = threading.Lock()
+        # The process's writable index (shared with DELETE /documents), opened on first use.
+        self.store = store or lazy_store(settings)
         self._reaped_at = 0.0
         queue.runner = self.run_job
 
@@ -100,12 +107,6 @@ class JobWorker:
         for job_id in self.jobs.requeue_stalled():
             log.warning("job %s: its worker stopped; queued again", job_id)
             self.queue.send(job_id)
-
-    def store(self) -> ChunkStore:
-        with self._store_lock:
-            if self._store is None:
-                self._store = open_store(self.settings)
-            return self._store
 
     # --- one run: a job, and the queued jobs that fit beside it -------------------
     def run_job(self, job_id: str) -> None:
@@ -245,3 +246,17 @@ class JobWorker:
                     self.jobs.finish(job_id, self.name, "cancelled")
             except Exception:  # a missed beat is survivable; the lease has slack
                 log.warning("jobs %s: heartbeat failed", job_ids, exc_info=True)
+
+
+def lazy_store(settings: Settings) -> Callable[[], ChunkStore]:
+    """The configured writable index, opened once on first call (it loads the whole index)."""
+    opened: list[ChunkStore] = []
+    lock = threading.Lock()
+
+    def store() -> ChunkStore:
+        with lock:
+            if not opened:
+                opened.append(open_store(settings))
+            return opened[0]
+
+    return store
