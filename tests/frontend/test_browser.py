@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.utils.browser import chromium_page, require_chromium
-from tests.utils.corpus import ingest_corpus
-from tests.utils.processes import REPO, backend, free_port, serving
+from tests.utils.chat_app import chat_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-APP = REPO / "frontend" / "app.py"
-# What a deployment would pass too: no browser to open, no telemetry, no deploy button.
-STREAMLIT_FLAGS = {
-    "server.headless": "true",
-    "server.address": "127.0.0.1",
-    "browser.gatherUsageStats": "false",
-    "server.fileWatcherType": "none",
-    "client.toolbarMode": "viewer",
-}
 QUESTION = "How do I create a virtual environment?"
 
 # Records every length the last chat message's text goes through, so the test can tell
@@ -49,20 +37,9 @@ RECORD_LENGTHS = """
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_chromium()
-    tmp = tmp_path_factory.mktemp("browser")
-    ingest_corpus(tmp / "data")
     # Long enough an answer to press Stop in the middle of it.
-    with backend(tmp, MAX_NEW_TOKENS="400") as backend_url:
-        warm = httpx.post(
-            f"{backend_url}/retrieve/invoke", json={"input": {"query": "venv", "k": 1}}, timeout=300
-        )
-        assert warm.status_code == 200, warm.text
-        port = free_port()
-        flags = [f"--{name}={value}" for name, value in STREAMLIT_FLAGS.items()]
-        argv = [sys.executable, "-m", "streamlit", "run", str(APP), f"--server.port={port}", *flags]
-        env = {"BACKEND_URL": backend_url, "FRONTEND_DEFAULT_USERNAME": "ada"}
-        with serving(argv, f"http://127.0.0.1:{port}/_stcore/health", env, tmp / "streamlit.log"):
-            yield f"http://127.0.0.1:{port}"
+    with chat_app(tmp_path_factory.mktemp("browser"), max_new_tokens=400) as (_, url):
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the chat, then deleted; other tests cover a job that fails and one that is cance
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.frontend.test_browser import APP, STREAMLIT_FLAGS, send
+from tests.frontend.test_browser import send
 from tests.utils.browser import chromium_page, require_chromium
-from tests.utils.corpus import ingest_corpus
-from tests.utils.processes import REPO, backend, free_port, serving
+from tests.utils.chat_app import chat_app
+from tests.utils.processes import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -44,20 +43,11 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_chromium()
     tmp = tmp_path_factory.mktemp("documents-browser")
-    ingest_corpus(tmp / "data")  # other documents, so the upload has to win retrieval
-    with backend(tmp, MAX_NEW_TOKENS="48") as backend_url:
-        warm = httpx.post(
-            f"{backend_url}/retrieve/invoke", json={"input": {"query": "venv", "k": 1}}, timeout=300
-        )
-        assert warm.status_code == 200, warm.text
-        port = free_port()
-        flags = [f"--{name}={value}" for name, value in STREAMLIT_FLAGS.items()]
-        argv = [sys.executable, "-m", "streamlit", "run", str(APP), f"--server.port={port}", *flags]
-        env = {"BACKEND_URL": backend_url, "FRONTEND_DEFAULT_USERNAME": "ada"}
-        with serving(argv, f"http://127.0.0.1:{port}/_stcore/health", env, tmp / "streamlit.log"):
-            files = tmp / "uploads"
-            files.mkdir()
-            yield Stack(backend_url, f"http://127.0.0.1:{port}", files)
+    # The sample corpus too, so the upload has to win retrieval against other documents.
+    with chat_app(tmp, max_new_tokens=48) as (backend_url, app_url):
+        files = tmp / "uploads"
+        files.mkdir()
+        yield Stack(backend_url, app_url, files)
 
 
 @pytest.fixture
