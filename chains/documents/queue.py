@@ -67,6 +67,3 @@ class JobQueue:
 
     def run(self, task: Any) -> None:
         self.huey.execute(task)
-
-    def pending(self) -> int:
-        return int(self.huey.pending_count())
