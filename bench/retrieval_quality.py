@@ -42,6 +42,8 @@ from bench.retrieval_scores import (
     answer_in_context,
     gold_pages,
     measure,
+    paired_interval,
+    per_question,
 )
 from chains.embeddings import get_embeddings
 from chains.index.local import LocalHybridIndex
@@ -276,6 +278,16 @@ def verdict_rows(test: dict[str, ScoreTable], rule: Rule, cap: int | None) -> li
             _verdict(hybrid["all"].mrr >= best_mrr),
         ]
     )
+    ours, dense = per_question(test["all"], rule, cap), per_question(test["all"], dense_only, cap)
+    for label, index in ((f"R@{K_RECALL}", 0), ("MRR", 1)):
+        low, high = paired_interval(ours[index], dense[index])
+        rows.append(
+            [
+                f"hybrid − dense {label} (all), 95% paired bootstrap interval",
+                f"{np.mean(ours[index] - dense[index]):+.3f} [{low:+.3f}, {high:+.3f}]",
+                "information",
+            ]
+        )
     return rows
 
 

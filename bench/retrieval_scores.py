@@ -69,17 +69,48 @@ class Figures:
     n: int
 
 
-def measure(table: ScoreTable, rule: Rule, cap: int | None) -> Figures:
-    hits = reciprocal = 0.0
-    pairs = pair_hits = 0
+def per_question(table: ScoreTable, rule: Rule, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's R@5 hit (0 or 1) and reciprocal rank (0 past rank 10)."""
+    hits = np.zeros(len(table.questions))
+    reciprocal = np.zeros(len(table.questions))
     for row, question in enumerate(table.questions):
         gold = gold_pages(question)
         pages = ranked_pages(table, row, rule, cap)
-        hits += bool(gold & set(pages[:K_RECALL]))
+        hits[row] = bool(gold & set(pages[:K_RECALL]))
         rank = next((r for r, page in enumerate(pages, 1) if page in gold), None)
-        reciprocal += 1.0 / rank if rank else 0.0
+        reciprocal[row] = 1.0 / rank if rank else 0.0
+    return hits, reciprocal
+
+
+def measure(table: ScoreTable, rule: Rule, cap: int | None) -> Figures:
+    hits, reciprocal = per_question(table, rule, cap)
+    pairs = pair_hits = 0
+    for row, question in enumerate(table.questions):
+        gold = gold_pages(question)
         if len(gold) > 1:
             pairs += 1
-            pair_hits += gold <= set(pages[:K_RECALL])
+            pair_hits += gold <= set(ranked_pages(table, row, rule, cap)[:K_RECALL])
     n = max(len(table.questions), 1)
-    return Figures(hits / n, reciprocal / n, pair_hits / pairs if pairs else float("nan"), n)
+    return Figures(
+        float(hits.sum()) / n,
+        float(reciprocal.sum()) / n,
+        pair_hits / pairs if pairs else float("nan"),
+        n,
+    )
+
+
+def paired_interval(
+    a: np.ndarray, b: np.ndarray, rounds: int = 5000, seed: int = 0
+) -> tuple[float, float]:
+    """95% bootstrap interval of mean(a - b) over questions resampled in pairs.
+
+    It says whether a difference of one or two questions between two rules on ~100
+    questions is a difference at all: an interval that holds 0 is not.
+    """
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if not len(diff):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(rounds, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
