@@ -105,7 +105,7 @@ def paired_interval(
     """95% bootstrap interval of mean(a - b) over questions resampled in pairs.
 
     It says whether a difference of one or two questions between two rules on ~100
-    questions is a difference at all: an interval that holds 0 is not.
+    questions is a difference at all: an interval that holds 0 shows none this set can tell.
     """
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if not len(diff):
