@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.utils.browser import chromium_page, require_chromium
-from tests.utils.chat_app import chat_app
+from tests.utils.chat_app import chat_app, send
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -51,12 +51,6 @@ def page(app_url: str) -> Iterator[Any]:
         tab.goto(app_url)
         expect(tab.get_by_test_id("stChatInputTextArea")).to_be_visible()
         yield tab
-
-
-def send(page: Any, question: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    box.fill(question)
-    box.press("Enter")
 
 
 def test_question_streams_an_answer_with_sources_in_chromium(

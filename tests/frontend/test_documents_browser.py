@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.frontend.test_browser import send
 from tests.utils.browser import chromium_page, require_chromium
-from tests.utils.chat_app import chat_app
+from tests.utils.chat_app import chat_app, send
 from tests.utils.processes import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

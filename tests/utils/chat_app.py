@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,3 +39,10 @@ def chat_app(tmp: Path, max_new_tokens: int) -> Iterator[tuple[str, str]]:
         env = {"BACKEND_URL": backend_url, "FRONTEND_DEFAULT_USERNAME": "ada"}
         with serving(argv, f"http://127.0.0.1:{port}/_stcore/health", env, tmp / "streamlit.log"):
             yield backend_url, f"http://127.0.0.1:{port}"
+
+
+def send(page: Any, question: str) -> None:
+    """Type `question` into the app's chat box in a Playwright page and send it."""
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
