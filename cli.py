@@ -8,9 +8,12 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from stack import Child
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -86,9 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     host = args.host or settings.host
     backend = plan.backend(host, args.port or settings.port)
-    ui = plan.frontend(
-        host, args.frontend_port or settings.frontend_port, backend.url, _upload_mb(settings)
-    )
+    ui = _app(settings, host, args.frontend_port, backend.url)
     return _supervise([backend, ui], seed=not args.no_samples)
 
 
@@ -106,15 +107,17 @@ def _stack(args: argparse.Namespace) -> int:
     llm = plan.llm_server(gguf, llm_port, settings.llm_context_tokens, settings.llm_threads)
     host = args.host or settings.host
     backend = plan.backend(host, args.port or settings.port, plan.endpoint_env(llm.url))
-    ui = plan.frontend(
-        host, args.frontend_port or settings.frontend_port, backend.url, _upload_mb(settings)
-    )
+    ui = _app(settings, host, args.frontend_port, backend.url)
     return _supervise([llm, backend, ui], seed=not args.no_samples)
 
 
-def _upload_mb(settings: Settings) -> int:
-    """MAX_UPLOAD_BYTES in Streamlit's unit (whole megabytes, rounded up)."""
-    return max(1, math.ceil(settings.max_upload_bytes / (1024 * 1024)))
+def _app(settings: Settings, host: str, port: int | None, backend_url: str) -> Child:
+    """The Streamlit app's process; its file picker refuses what MAX_UPLOAD_BYTES refuses
+    (Streamlit counts whole megabytes, so the limit is rounded up)."""
+    import stack_plan as plan
+
+    upload_mb = max(1, math.ceil(settings.max_upload_bytes / (1024 * 1024)))
+    return plan.frontend(host, port or settings.frontend_port, backend_url, upload_mb)
 
 
 def _frontend(args: argparse.Namespace) -> NoReturn:
@@ -127,12 +130,7 @@ def _frontend(args: argparse.Namespace) -> NoReturn:
         or os.environ.get("BACKEND_URL")
         or f"http://{plan.client_host(settings.host)}:{settings.port}"
     )
-    ui = plan.frontend(
-        args.host or settings.host,
-        args.port or settings.frontend_port,
-        backend_url,
-        _upload_mb(settings),
-    )
+    ui = _app(settings, args.host or settings.host, args.port, backend_url)
     os.execve(ui.argv[0], ui.argv, {**os.environ, **ui.env})
 
 

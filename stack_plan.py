@@ -45,7 +45,7 @@ def backend(host: str, port: int, env: Mapping[str, str] | None = None) -> Child
     return Child("backend", argv, f"{url}/health", dict(env or {}), url)
 
 
-def frontend(host: str, port: int, backend_url: str, max_upload_mb: int = 20) -> Child:
+def frontend(host: str, port: int, backend_url: str, max_upload_mb: int) -> Child:
     """The Streamlit app; its file picker refuses what the backend would (MAX_UPLOAD_BYTES)."""
     url = f"http://{client_host(host)}:{port}"
     argv = [
