@@ -71,32 +71,37 @@ class Figures:
 
 def per_question(table: ScoreTable, rule: Rule, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Each question's R@5 hit (0 or 1) and reciprocal rank (0 past rank 10)."""
+    hits, reciprocal, _ = _scored(table, rule, cap)
+    return hits, reciprocal
+
+
+def measure(table: ScoreTable, rule: Rule, cap: int | None) -> Figures:
+    hits, reciprocal, pair_hits = _scored(table, rule, cap)
+    n = max(len(table.questions), 1)
+    return Figures(
+        float(hits.sum()) / n,
+        float(reciprocal.sum()) / n,
+        float(np.mean(pair_hits)) if pair_hits else float("nan"),
+        n,
+    )
+
+
+def _scored(
+    table: ScoreTable, rule: Rule, cap: int | None
+) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    """Per question: R@5 hit, reciprocal rank; per two-page question: both pages in the 5."""
     hits = np.zeros(len(table.questions))
     reciprocal = np.zeros(len(table.questions))
+    pair_hits: list[bool] = []
     for row, question in enumerate(table.questions):
         gold = gold_pages(question)
         pages = ranked_pages(table, row, rule, cap)
         hits[row] = bool(gold & set(pages[:K_RECALL]))
         rank = next((r for r, page in enumerate(pages, 1) if page in gold), None)
         reciprocal[row] = 1.0 / rank if rank else 0.0
-    return hits, reciprocal
-
-
-def measure(table: ScoreTable, rule: Rule, cap: int | None) -> Figures:
-    hits, reciprocal = per_question(table, rule, cap)
-    pairs = pair_hits = 0
-    for row, question in enumerate(table.questions):
-        gold = gold_pages(question)
         if len(gold) > 1:
-            pairs += 1
-            pair_hits += gold <= set(ranked_pages(table, row, rule, cap)[:K_RECALL])
-    n = max(len(table.questions), 1)
-    return Figures(
-        float(hits.sum()) / n,
-        float(reciprocal.sum()) / n,
-        pair_hits / pairs if pairs else float("nan"),
-        n,
-    )
+            pair_hits.append(gold <= set(pages[:K_RECALL]))
+    return hits, reciprocal, pair_hits
 
 
 def paired_interval(
