@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from chains.history.database import (
     PG_CONNECT_TIMEOUT_SECONDS,
     SQLITE_BUSY_SECONDS,
+    database_backend,
     prepare_sqlite_folder,
     sqlite_pragmas,
 )
@@ -83,7 +84,7 @@ def iso(moment: datetime | None) -> str | None:
 def create_sync_engine(database_url: str) -> Engine:
     """Engine for `database_url` (sqlite or postgresql, psycopg 3) with the tables created."""
     url = make_url(database_url)
-    backend = "postgresql" if url.get_backend_name() == "postgres" else url.get_backend_name()
+    backend = database_backend(url)
     options: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite":
         prepare_sqlite_folder(url)
@@ -91,12 +92,10 @@ def create_sync_engine(database_url: str) -> Engine:
         options["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         engine = create_engine(url, **options)
         event.listen(engine, "connect", sqlite_pragmas)
-    elif backend == "postgresql":
+    else:
         url = url.set(drivername="postgresql+psycopg")
         options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
         engine = create_engine(url, **options)
-    else:
-        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
     with engine.begin() as conn:
         if backend == "postgresql":  # replicas starting together: one CREATE at a time
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_ID})")

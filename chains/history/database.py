@@ -44,10 +44,15 @@ def to_async_url(database_url: str) -> URL:
         url = make_url(database_url)
     except sa_exc.ArgumentError as exc:
         raise ValueError("database URL is not a SQLAlchemy URL") from exc
+    return url.set(drivername=_ASYNC_DRIVERS[database_backend(url)])
+
+
+def database_backend(url: URL) -> str:
+    """`sqlite` or `postgresql` (a `postgres://` URL too); ValueError for any other."""
     backend = "postgresql" if url.get_backend_name() == "postgres" else url.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
-    return url.set(drivername=_ASYNC_DRIVERS[backend])
+    return backend
 
 
 def sqlite_file(url: URL) -> Path | None:
