@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LLMProvider = Literal["local", "huggingface", "endpoint"]
@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # A model-level error would otherwise print every input, secrets included.
+        hide_input_in_errors=True,
     )
 
     # --- LLM --------------------------------------------------------------
@@ -123,14 +125,16 @@ class Settings(BaseSettings):
     # --- Retrieval --------------------------------------------------------
     vector_backend: VectorBackend = "local"
     embedding_model: str = Field(
-        default="", description="Folder of a sentence-transformers model; default: bundled MiniLM."
+        default="",
+        description="Folder of a sentence-transformers model, or all-mpnet-base-v2 (the mpnet "
+        "extra); default: bundled MiniLM.",
     )
     embedding_backend: EmbeddingBackend = Field(
         default="onnx-int8", description="embeds queries (and documents unless overridden)"
     )
     ingest_embedding_backend: EmbeddingBackend | Literal["auto"] = Field(
         default="auto",
-        description="embeds documents; auto: torch-bf16 on CPUs with AMX/AVX512-BF16",
+        description="embeds documents; auto: the fastest measured here that agrees with queries",
     )
     models_dir: Path | None = Field(
         default=None, description="where built models (ONNX int8) are kept; default DATA_DIR/models"
@@ -200,6 +204,39 @@ class Settings(BaseSettings):
         # `MODELS_DIR=` in a .env means the default, not Path("") (the current directory).
         return None if isinstance(value, str) and not value.strip() else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _torch_by_default_for_models_without_onnx(cls, data: object) -> object:
+        """A packaged model whose int8 ONNX build drifts embeds queries on torch by default."""
+        from chains.packaged_models import packaged_model
+
+        if isinstance(data, dict) and "embedding_backend" not in data:
+            model = packaged_model(str(data.get("embedding_model", "")).strip())
+            if model is not None and not model.onnx:
+                return {**data, "embedding_backend": "torch"}
+        return data
+
+    @model_validator(mode="after")
+    def _packaged_model_installed_and_on_torch(self) -> Settings:
+        from chains.packaged_models import PackagedModelMissing, archive_parts, packaged_model
+
+        model = packaged_model(self.embedding_model)
+        if model is None:
+            return self
+        try:  # metadata look-ups only: a missing extra fails at start, not at the first query
+            archive_parts(model)
+        except PackagedModelMissing as exc:
+            raise ValueError(str(exc)) from None
+        if model.onnx:
+            return self
+        for field in ("embedding_backend", "ingest_embedding_backend"):
+            if getattr(self, field) == "onnx-int8":
+                raise ValueError(
+                    f"EMBEDDING_MODEL={self.embedding_model} runs on torch or torch-bf16, not "
+                    f"onnx-int8: its int8 vectors drift from fp32 (set {field.upper()}=torch)"
+                )
+        return self
+
     # --- Derived values ---------------------------------------------------
     @property
     def resolved_llm_model(self) -> str:
@@ -228,10 +265,24 @@ class Settings(BaseSettings):
 
     @property
     def resolved_embedding_model(self) -> str:
+        """The model's folder; a packaged model's is joined from its packages on first use."""
+        from chains.packaged_models import model_folder, packaged_model
+
+        packaged = packaged_model(self.embedding_model)
+        if packaged is not None:
+            return str(model_folder(packaged, self.resolved_models_dir))
         if self.embedding_model:
             return self.embedding_model
         path = bundled_embedding_model_path()
         return str(path) if path else ""
+
+    @property
+    def embedding_onnx_ready(self) -> bool:
+        """Whether the int8 ONNX build may embed with this model (not for all-mpnet-base-v2)."""
+        from chains.packaged_models import packaged_model
+
+        packaged = packaged_model(self.embedding_model)
+        return packaged is None or packaged.onnx
 
     @property
     def document_admin_names(self) -> frozenset[str]:

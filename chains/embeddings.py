@@ -135,7 +135,11 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
             "model": Path(settings.resolved_embedding_model).name,
             "query": settings.embedding_backend,
         },
-        {backend: timing(backend) for backend in INGEST_CANDIDATES},
+        {
+            backend: timing(backend)
+            for backend in INGEST_CANDIDATES
+            if backend != "onnx-int8" or settings.embedding_onnx_ready
+        },
         accept=lambda backend: agreement.get(backend, 0.0) >= AGREEMENT,
     )
     _forget_except(settings, keep={choice, settings.embedding_backend})

@@ -133,9 +133,10 @@ class LocalHybridIndex:
         """Top-k chunks by the fused score; `filter` must be validated (chains.index.filters)."""
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-        return self._current().search(
-            query_vector, query_text, k=k, filter=filter, mode=mode, alpha=alpha
-        )
+        snapshot = self._current()
+        if query_vector is not None and len(snapshot):
+            check_dimensions(len(np.ravel(query_vector)), snapshot.vectors.shape[1])
+        return snapshot.search(query_vector, query_text, k=k, filter=filter, mode=mode, alpha=alpha)
 
     def stats(self) -> dict[str, Any]:
         """Totals and, per metadata key, how many chunks hold each value."""
@@ -203,3 +204,13 @@ def _one_per_chunk(chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray:
     if vectors.ndim != 2 or len(vectors) != len(chunks):
         raise ValueError("need one vector per chunk")
     return vectors
+
+
+def check_dimensions(embedded: int, indexed: int) -> None:
+    """Vectors of another embedding model cannot be compared: say how to rebuild."""
+    if embedded != indexed:
+        raise IndexUnavailable(
+            f"the index holds {indexed}-dimension vectors and EMBEDDING_MODEL makes {embedded}: "
+            "it was built with another embedding model; rebuild it with "
+            "`ragchat ingest --rebuild PATH...`"
+        )

@@ -155,7 +155,10 @@ class Snapshot:
         np.cumsum([len(b) for b in encoded], out=offsets[1:])
         dim = vectors.shape[1] if len(chunks) else self.vectors.shape[1]
         if len(self) and len(chunks) and dim != self.vectors.shape[1]:
-            raise ValueError(f"vectors have {dim} dimensions, the index {self.vectors.shape[1]}")
+            raise ValueError(
+                f"vectors have {dim} dimensions, the index {self.vectors.shape[1]}: another "
+                "embedding model built it; rebuild with `ragchat ingest --rebuild PATH...`"
+            )
         new_vectors = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), dim)
         norms = np.linalg.norm(new_vectors, axis=1, keepdims=True)
         new_vectors = new_vectors / np.where(norms == 0, 1.0, norms)

