@@ -12,6 +12,7 @@ Figures, at the page level (a question is answered by its page, not by one chunk
 * two-page: every page of a question that needs two is among the 5 (12 questions).
 
     python -m bench.retrieval_quality [--quick] [--tune-only] [--out results.md] [--data-dir ./data]
+        [--embedding-model all-mpnet-base-v2]
 """
 
 from __future__ import annotations
@@ -338,9 +339,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few questions: smoke test")
     parser.add_argument(
         "--embedding-model",
-        type=Path,
-        help="another sentence-transformers folder to measure instead of the bundled MiniLM "
-        "(run on torch fp32 for documents and queries; see docs/retrieval.md)",
+        help="another model to measure instead of the bundled MiniLM, as EMBEDDING_MODEL takes "
+        "it (all-mpnet-base-v2, or a sentence-transformers folder); run on torch fp32 for "
+        "documents and queries (docs/retrieval.md)",
     )
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument(
