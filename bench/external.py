@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.report import Row
@@ -48,11 +48,12 @@ def number(cell: str) -> float | None:
     return float(match.group().replace(",", "")) if match else None
 
 
-def run_script(module: str, quick: bool, timeout: float = 900.0) -> str:
-    """`python -m <module> [--quick] --out <file>`; the file's markdown."""
+def run_script(module: str, quick: bool, timeout: float = 900.0, args: tuple[str, ...] = ()) -> str:
+    """`python -m <module> [--quick] --out <file> [args]`; the file's markdown."""
     with tempfile.TemporaryDirectory(prefix="bench-ext-") as tmp:
         out = Path(tmp) / "table.md"
         argv = [sys.executable, "-m", module, "--out", str(out), *(["--quick"] if quick else [])]
+        argv += args
         done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{module} exited {done.returncode}: {done.stderr[-600:]}")
@@ -64,8 +65,9 @@ def run_external(
     quick: bool,
     headline: Callable[[list[list[dict[str, str]]]], list[Row]],
     label: str,
+    args: tuple[str, ...] = (),
 ) -> ScriptResult:
-    markdown = run_script(module, quick)
+    markdown = run_script(module, quick, args=args)
     try:
         rows = headline(parse_tables(markdown))
 
@@ -156,3 +158,17 @@ def retrieval_quality_rows(tables: list[list[dict[str, str]]]) -> list[Row]:
                 )
             )
     return rows
+
+
+def opt_in_embedder_rows(tables: list[list[dict[str, str]]]) -> list[Row]:
+    """The same verdicts with EMBEDDING_MODEL=all-mpnet-base-v2: information, not the default's."""
+    return [
+        replace(
+            row,
+            benchmark="retrieval quality, all-mpnet-base-v2 (opt-in)",
+            ok=None,
+            note=f"{row.verdict}: {row.note}" if row.ok is not None else row.note,
+        )
+        for row in retrieval_quality_rows(tables)
+        if row.target != "—"  # the verdicts; the per-rule rows are in the appendix
+    ]

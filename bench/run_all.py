@@ -19,7 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.external import retrieval_latency_rows, retrieval_quality_rows, run_external
+from bench.external import (
+    opt_in_embedder_rows,
+    retrieval_latency_rows,
+    retrieval_quality_rows,
+    run_external,
+)
 from bench.launch import stop_servers_on_sigterm
 from bench.report import RESULTS_DIR, Row, machine_busy, not_available, render_report
 
@@ -33,6 +38,7 @@ class Benchmark:
     label: str
     module: str
     headline: Callable[[list[list[dict[str, str]]]], list[Row]] | None = None
+    args: tuple[str, ...] = ()  # for a script: its own arguments
 
 
 # Cheap to costly. 4-5 and retrieval quality are the retrieval engineer's scripts.
@@ -43,6 +49,12 @@ BENCHMARKS = [
     Benchmark("openai streaming", "bench.openai_streaming"),
     Benchmark("retrieval latency + ingest", "bench.retrieval_latency", retrieval_latency_rows),
     Benchmark("retrieval quality", "bench.retrieval_quality", retrieval_quality_rows),
+    Benchmark(
+        "retrieval quality, all-mpnet-base-v2 (opt-in)",
+        "bench.retrieval_quality",
+        opt_in_embedder_rows,
+        ("--embedding-model", "all-mpnet-base-v2"),
+    ),
     Benchmark("upload to searchable", "bench.upload_speed"),
     Benchmark("real model end to end", "bench.real_model"),
     Benchmark("llm speed", "bench.llm_speed"),
@@ -62,7 +74,7 @@ def run_one(bench: Benchmark, quick: bool, results_dir: Path) -> Outcome:
         return Outcome([not_available(bench.label, f"{path} does not exist yet")])
     try:
         if bench.headline is not None:
-            result = run_external(bench.module, quick, bench.headline, bench.label)
+            result = run_external(bench.module, quick, bench.headline, bench.label, bench.args)
             return Outcome(result.rows, [f"### {bench.label}", "", result.markdown])
         module = importlib.import_module(bench.module)
         if "plot_path" in inspect.signature(module.main).parameters:

@@ -50,3 +50,26 @@ def test_information_rows_carry_no_verdict():
     rows = retrieval_quality_rows(parse_tables(markdown))
     assert [r.verdict for r in rows] == ["info", "MISS", "info"]
     assert rows[1].value == 0.897 and rows[2].value == -0.010
+
+
+def test_the_opt_in_embedders_verdicts_are_information_that_keep_their_outcome():
+    from bench.external import opt_in_embedder_rows, parse_tables
+
+    markdown = "\n".join(
+        [
+            "| rule | all R@5 |",
+            "| --- | --- |",
+            "| dense | 0.959 |",
+            "",
+            "| target | measured | verdict |",
+            "| --- | --- | --- |",
+            "| hybrid R@5 ≥ 0.92 (all) | 0.948 | PASS |",
+            "| hybrid MRR ≥ dense and sparse (all) | 0.883 vs 0.888 | MISS |",
+            "| hybrid − dense MRR (all), 95% interval | -0.005 [-0.014, +0.002] | information |",
+        ]
+    )
+    rows = opt_in_embedder_rows(parse_tables(markdown))
+    assert [r.verdict for r in rows] == ["info", "info", "info"]  # not the default's targets
+    assert {r.benchmark for r in rows} == {"retrieval quality, all-mpnet-base-v2 (opt-in)"}
+    assert [r.note.split(":")[0] for r in rows[:2]] == ["PASS", "MISS"]
+    assert rows[0].value == 0.948
