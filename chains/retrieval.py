@@ -160,7 +160,7 @@ def get_retriever(settings: Settings) -> Retriever:
         str(settings.index_dir.resolve()),
         settings.pinecone_index,
         settings.pinecone_namespace,
-        settings.resolved_embedding_model,
+        settings.embedding_model,  # the name: a packaged model is joined on first use, not here
         settings.embedding_backend,
     )
     with _retrievers_lock:
