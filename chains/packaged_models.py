@@ -79,16 +79,16 @@ def archive_parts(model: PackagedModel) -> list[Path]:
     parts: list[Path] = []
     for name in model.distributions:
         try:
-            files = metadata.distribution(name).files or []
+            distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             raise PackagedModelMissing(
                 f"EMBEDDING_MODEL={model.name} needs its packages: "
                 f"pip install 'ragchat[{model.extra}]' (missing {name})"
             ) from None
-        found = [f for f in files if ".zip." in f.name]
+        found = [f for f in distribution.files or [] if ".zip." in f.name]
         if len(found) != 1:
             raise PackagedModelMissing(f"{name} holds no single archive part")
-        parts.append(Path(str(metadata.distribution(name).locate_file(found[0]))))
+        parts.append(Path(str(distribution.locate_file(found[0]))))
     return parts
 
 
