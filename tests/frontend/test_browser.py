@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.utils.browser import chromium_page, require_chromium
+from tests.utils.browser import chromium_page, press, require_chromium
 from tests.utils.chat_app import chat_app, send
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -112,10 +112,9 @@ def test_stop_keeps_the_partial_answer_marked_cut_off(page: Any) -> None:
     # reopening before that shows the conversation without it, so try for a few seconds.
     sidebar = page.get_by_test_id("stSidebar")
     for _ in range(20):
-        page.mouse.move(0, 0)  # away from the sidebar, whose tooltips cover its buttons
-        sidebar.get_by_text("New conversation").click()
+        press(sidebar.get_by_role("button", name="New conversation"))
         expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
-        sidebar.get_by_role("button", name=question[:20]).click()
+        press(sidebar.get_by_role("button", name=question[:20]))
         page.wait_for_timeout(500)
         if page.get_by_test_id("stChatMessage").count() == 2:
             break

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.browser import chromium_page, require_chromium
+from tests.utils.browser import chromium_page, press, require_chromium
 from tests.utils.chat_app import chat_app, send
 from tests.utils.processes import REPO
 
@@ -67,8 +67,7 @@ def open_page(page: Any, name: str) -> None:
     """Follow a link of the top bar, as a person would (a typed URL works too)."""
     from playwright.sync_api import expect
 
-    page.mouse.move(0, 0)  # tooltips of the sidebar can cover the links
-    page.get_by_role("link", name=name).click()
+    press(page.get_by_role("link", name=name))  # a stale sidebar tooltip can cover it
     marker = "In the index" if name == "Documents" else "What would you like to know?"
     expect(page.get_by_text(marker)).to_be_visible()
 

@@ -55,3 +55,13 @@ def chromium_page(width: int = 1280, height: int = 1100) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+def press(target: Any) -> None:
+    """Activate a button or link from the keyboard (focus, then Enter), as a keyboard user can.
+
+    Streamlit's hover tooltips can outlive the rerun that replaced the element under the
+    mouse; such an orphan then covers the sidebar's buttons to the pointer, and a click
+    waits on it until it times out (it did so in CI). A key press goes to the element itself.
+    """
+    target.press("Enter")
