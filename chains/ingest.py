@@ -116,9 +116,10 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
         return PineconeStore.from_settings(settings, rebuild=rebuild)
     from chains.index.local import LocalHybridIndex
 
+    embedder = settings.embedding_model_name
     if rebuild:
-        return LocalHybridIndex.for_rebuild(settings.index_dir)
-    return LocalHybridIndex.open(settings.index_dir, create=True)
+        return LocalHybridIndex.for_rebuild(settings.index_dir, embedder=embedder)
+    return LocalHybridIndex.open(settings.index_dir, create=True, embedder=embedder)
 
 
 class IngestCancelled(RuntimeError):

@@ -146,7 +146,9 @@ def _open_backend(settings: Settings) -> SearchBackend:
         return PineconeStore.from_settings(settings)
     # One stat of the manifest per search (microseconds): a document is searchable the
     # moment the job or CLI run that wrote it ends, in every process.
-    return LocalHybridIndex.open(settings.index_dir, reload_interval=0.0)
+    return LocalHybridIndex.open(
+        settings.index_dir, reload_interval=0.0, embedder=settings.embedding_model_name
+    )
 
 
 _retrievers: dict[tuple, Retriever] = {}

@@ -2,7 +2,8 @@
 
 Layout under the index dir::
 
-    manifest.json          {"format": 1, "version": NAME, "count": N, "dim": D}
+    manifest.json          {"format": 1, "version": NAME, "count": N, "dim": D,
+                            "tokenizer": T, "embedder": MODEL NAME}
     versions/NAME/...      one complete, immutable index version
     .lock                  held by writers (flock) for their read-modify-write
 

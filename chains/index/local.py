@@ -7,6 +7,9 @@ where the BM25 side is scaled into [0, 1) by `chains.index.sparse`. Modes: "dens
 A process loads the current version once and then checks the manifest at most every
 `reload_interval` seconds (one stat); when a writer has flipped it, the new version is loaded
 and swapped in while searches keep using the old one.
+
+The manifest records the embedding model that wrote the vectors (`embedder`): an index
+opened with another one is refused, even when both models make vectors of one dimension.
 """
 
 from __future__ import annotations
@@ -27,27 +30,49 @@ from chains.index.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
+REBUILD = "rebuild it with `ragchat ingest --rebuild PATH...`"
+
+
+class IndexMismatch(ValueError):
+    """The index was written by another tokenizer or embedding model than this process uses."""
+
 
 class LocalHybridIndex:
-    """Exact-scan hybrid index persisted under one folder (see chains.index.files)."""
+    """Exact-scan hybrid index persisted under one folder (see chains.index.files).
 
-    def __init__(self, path: Path, *, reload_interval: float = 0.5) -> None:
+    `embedder` names the embedding model of this process: it is recorded by writers and
+    checked by readers (None checks nothing: tests and benches with synthetic vectors).
+    """
+
+    def __init__(
+        self, path: Path, *, reload_interval: float = 0.5, embedder: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.reload_interval = reload_interval
+        self.embedder = embedder
         self._snapshot: Snapshot | None = None
         self._signature: tuple[int, int, int] | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        # Why the current version on disk was not loaded (None once one loads): readers
+        # serve the version they hold; writers refuse to write over what they cannot read.
+        self._unusable: Exception | None = None
 
     @classmethod
     def open(
-        cls, path: str | Path, *, create: bool = False, reload_interval: float = 0.5
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        reload_interval: float = 0.5,
+        embedder: str | None = None,
     ) -> LocalHybridIndex:
         """Open the index at `path`; with `create`, a missing index opens empty (for writers).
 
-        Raises IndexUnavailable if it is missing (and not `create`) or unreadable.
+        Raises IndexUnavailable if it is missing (and not `create`), unreadable, or written
+        by another tokenizer or embedding model.
         """
-        index = cls(Path(path), reload_interval=reload_interval)
+        index = cls(Path(path), reload_interval=reload_interval, embedder=embedder)
         index._reload(force=True)
         if index._snapshot is None:
             if not create:
@@ -66,10 +91,15 @@ class LocalHybridIndex:
                 if manifest is None:
                     return None
                 if manifest.get("tokenizer") != sparse.TOKENIZER:
-                    raise ValueError(
-                        f"built with tokenizer {manifest.get('tokenizer')!r}, this version "
-                        f"uses {sparse.TOKENIZER!r}: rebuild it with "
-                        "`ragchat ingest --rebuild PATH...`"
+                    raise IndexMismatch(
+                        f"was built with tokenizer {manifest.get('tokenizer')!r}, this version "
+                        f"uses {sparse.TOKENIZER!r}: {REBUILD}"
+                    )
+                recorded = manifest.get("embedder")
+                if self.embedder and recorded and recorded != self.embedder:
+                    raise IndexMismatch(
+                        f"was built with embedding model {recorded!r} and EMBEDDING_MODEL is "
+                        f"{self.embedder!r}: {REBUILD}"
                     )
                 snapshot = Snapshot.load(index_files.version_dir(self.path, manifest))
                 if len(snapshot) != manifest.get("count"):
@@ -93,18 +123,26 @@ class LocalHybridIndex:
                 snapshot = self._load_current()
             except Exception as exc:  # any unreadable file means a corrupt index
                 self._signature = signature
+                self._unusable = exc
                 if self._snapshot is None:
-                    raise IndexUnavailable(
-                        f"index at {self.path} is unreadable ({exc}); rebuild it with "
-                        "`ragchat ingest --rebuild PATH...`"
-                    ) from exc
+                    raise self._unavailable() from exc
+                # The version in memory was readable by this process: serve it, and say why.
                 log.warning(
-                    "keeping index version %s: new one unreadable: %s", self._snapshot.version, exc
+                    "keeping index version %s: the new one is not usable here: %s",
+                    self._snapshot.version,
+                    exc,
                 )
                 return
             self._signature = signature
+            self._unusable = None
             if snapshot is not None:
                 self._snapshot = snapshot
+
+    def _unavailable(self) -> IndexUnavailable:
+        exc = self._unusable
+        if isinstance(exc, IndexMismatch):
+            return IndexUnavailable(f"the index at {self.path} {exc}")
+        return IndexUnavailable(f"index at {self.path} is unreadable ({exc}); {REBUILD}")
 
     def _current(self) -> Snapshot:
         self._reload()
@@ -157,6 +195,8 @@ class LocalHybridIndex:
         """Read the newest version under the lock, replace rows, write a new version."""
         with index_files.write_lock(self.path):
             self._reload(force=True)
+            if self._unusable is not None:  # writing on the old version would undo the new
+                raise self._unavailable() from self._unusable
             base = self._snapshot or Snapshot.empty()
             remove = np.zeros(len(base), dtype=bool)
             column = base.meta.columns.get("source")
@@ -172,15 +212,15 @@ class LocalHybridIndex:
 
     def _publish(self, snapshot: Snapshot) -> None:
         """Save `snapshot` as the current version and serve it here; under the write lock."""
-        snapshot.save(self.path)
+        snapshot.save(self.path, {"embedder": self.embedder} if self.embedder else None)
         with self._lock:
             self._snapshot = snapshot
             self._signature = index_files.manifest_signature(self.path)
 
     @classmethod
-    def for_rebuild(cls, path: str | Path) -> LocalHybridIndex:
+    def for_rebuild(cls, path: str | Path, *, embedder: str | None = None) -> LocalHybridIndex:
         """A writer that never reads the current version (it may be from another release)."""
-        index = cls(Path(path))
+        index = cls(Path(path), embedder=embedder)
         index._snapshot = Snapshot.empty()
         return index
 
@@ -211,6 +251,5 @@ def check_dimensions(embedded: int, indexed: int) -> None:
     if embedded != indexed:
         raise IndexUnavailable(
             f"the index holds {indexed}-dimension vectors and EMBEDDING_MODEL makes {embedded}: "
-            "it was built with another embedding model; rebuild it with "
-            "`ragchat ingest --rebuild PATH...`"
+            f"it was built with another embedding model; {REBUILD}"
         )

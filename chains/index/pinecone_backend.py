@@ -65,11 +65,15 @@ class PineconeStore:
         stats_path: Path,
         name: str = "",
         rebuild: bool = False,
+        embedder: str | None = None,
     ) -> None:
         self.index = index
         self.namespace = namespace
         self.name = name
         self.stats_path = stats_path
+        # Recorded with the BM25 statistics by writers, checked by readers: a namespace of
+        # another model's vectors is refused even when its dimension is the same.
+        self.embedder = embedder
         # A rebuild never reads the old statistics: they may be from another release.
         self._signature = None if rebuild else file_signature(stats_path)
         self.corpus = sparse.CorpusStats() if rebuild else self._load_corpus()
@@ -100,6 +104,7 @@ class PineconeStore:
             stats_path=stats_path,
             name=name,
             rebuild=rebuild,
+            embedder=settings.embedding_model_name,
         )
 
     # --- BM25 statistics kept beside the data ---------------------------------------
@@ -114,6 +119,13 @@ class PineconeStore:
                 f"this version uses {sparse.TOKENIZER!r}: rebuild the namespace with "
                 "`ragchat ingest --rebuild PATH...`"
             )
+        recorded = saved.get("embedder")
+        if self.embedder and recorded and recorded != self.embedder:
+            raise IndexUnavailable(
+                f"the Pinecone namespace of {self.stats_path} was built with embedding model "
+                f"{recorded!r} and EMBEDDING_MODEL is {self.embedder!r}: rebuild the namespace "
+                "with `ragchat ingest --rebuild PATH...`"
+            )
         return sparse.CorpusStats(saved["sources"])
 
     def _fresh_corpus(self) -> sparse.CorpusStats:
@@ -127,7 +139,9 @@ class PineconeStore:
     def _save_corpus(self) -> None:
         self.stats_path.parent.mkdir(parents=True, exist_ok=True)
         staged = self.stats_path.with_suffix(".tmp")
-        saved = {"tokenizer": sparse.TOKENIZER, "sources": self.corpus.sources}
+        saved: dict[str, Any] = {"tokenizer": sparse.TOKENIZER, "sources": self.corpus.sources}
+        if self.embedder:
+            saved["embedder"] = self.embedder
         staged.write_text(json.dumps(saved), encoding="utf-8")
         os.replace(staged, self.stats_path)
         self._signature = file_signature(self.stats_path)

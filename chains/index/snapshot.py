@@ -174,8 +174,11 @@ class Snapshot:
         )
 
     # --- persistence -----------------------------------------------------------
-    def save(self, root: Path) -> dict[str, Any]:
-        """Write this snapshot as a new version and make it current (under the write lock)."""
+    def save(self, root: Path, info: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write this snapshot as a new version and make it current (under the write lock).
+
+        `info` adds fields to the manifest (the embedding model's name).
+        """
         arrays = {
             "ids": self.ids,
             "vectors": self.vectors,
@@ -190,6 +193,7 @@ class Snapshot:
             "terms.json": json.dumps(self.terms, ensure_ascii=False).encode(),
         }
         info = {
+            **(info or {}),
             "count": len(self),
             "dim": int(self.vectors.shape[1]),
             "tokenizer": sparse.TOKENIZER,

@@ -196,3 +196,61 @@ def test_replace_all_swaps_an_unreadable_index_for_new_chunks(index, tmp_path):
     assert len(reopened) == 1
     time.sleep(reader.reload_interval + 0.05)
     assert len(reader) == 1  # readers move to the new version by themselves
+
+
+def test_the_manifest_names_the_embedding_model_and_readers_of_another_are_refused(tmp_path):
+    root = tmp_path / "index"
+    writer = LocalHybridIndex.open(root, create=True, embedder="all-MiniLM-L6-v2")
+    writer.upsert(make_chunks("a.md", ["temporary files"]), vectors_for(1))
+    assert json.loads((root / "manifest.json").read_text())["embedder"] == "all-MiniLM-L6-v2"
+    assert len(LocalHybridIndex.open(root, embedder="all-MiniLM-L6-v2")) == 1
+    assert len(LocalHybridIndex.open(root)) == 1  # no name given, nothing checked
+
+    # Same dimension, another model: the vectors would be compared as if alike.
+    expected = "built with embedding model 'all-MiniLM-L6-v2' and EMBEDDING_MODEL is 'bge-small'"
+    with pytest.raises(IndexUnavailable, match=expected) as refused:
+        LocalHybridIndex.open(root, embedder="bge-small")
+    assert "ingest --rebuild" in str(refused.value)
+    with pytest.raises(IndexUnavailable, match=expected):  # a writer that would add to it
+        LocalHybridIndex.open(root, create=True, embedder="bge-small")
+
+    LocalHybridIndex.for_rebuild(root, embedder="bge-small").replace_all(
+        make_chunks("b.md", ["fresh start"]), vectors_for(1, seed=3)
+    )
+    assert len(LocalHybridIndex.open(root, embedder="bge-small")) == 1
+
+
+def test_an_index_from_before_the_record_is_still_read(index, tmp_path):
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert "embedder" not in manifest  # written without a name, like an older release's
+    assert len(LocalHybridIndex.open(tmp_path / "index", embedder="all-MiniLM-L6-v2")) == 3
+
+
+def test_a_reader_keeps_its_version_when_a_new_one_has_another_embedder(tmp_path):
+    root = tmp_path / "index"
+    LocalHybridIndex.open(root, create=True, embedder="m1").upsert(
+        make_chunks("a.md", ["temporary files"]), vectors_for(1)
+    )
+    reader = LocalHybridIndex.open(root, reload_interval=0, embedder="m1")
+    LocalHybridIndex.for_rebuild(root, embedder="m2").replace_all(
+        make_chunks("b.md", ["one"]) + make_chunks("c.md", ["two"]), vectors_for(2)
+    )
+    # Its own model's vectors stay comparable: it serves them until it is restarted.
+    assert [h.chunk.source for h in reader.search(None, "temporary", k=5, mode="sparse")] == [
+        "a.md"
+    ]
+    # But writing its old version back would undo the rebuild: a writer refuses.
+    with pytest.raises(IndexUnavailable, match="built with embedding model 'm2'"):
+        reader.upsert(make_chunks("d.md", ["late"]), vectors_for(1))
+    with pytest.raises(IndexUnavailable, match="built with embedding model 'm2'"):
+        reader.delete_source("a.md")
+    assert len(LocalHybridIndex.open(root, embedder="m2")) == 2  # the rebuild stands
+
+
+def test_a_writer_does_not_write_its_old_version_over_a_corrupt_new_one(index, tmp_path):
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "version": "gone"}))
+    with pytest.raises(IndexUnavailable, match="unreadable"):
+        index.upsert(make_chunks("d.md", ["late"]), vectors_for(1))
+    assert len(index) == 3  # still serving what it holds

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from chains.index.backend import IndexUnavailable
 from chains.index.local import check_dimensions
@@ -23,7 +24,10 @@ from chains.packaged_models import (
     archive_parts,
     unpack_split_zip,
 )
-from settings import Settings
+from graph.resources import Resources
+from server import create_app
+from settings import Settings, bundled_embedding_model_path
+from tests.conftest import fake_chat_model
 
 WEIGHTS = b"not really weights, but bytes with a known digest" * 1000
 
@@ -95,6 +99,16 @@ def test_the_packaged_model_embeds_on_torch_unless_told_otherwise(tmp_path, monk
         assert "hf_do_not_echo_me" not in str(error.value)
 
 
+def test_an_index_records_a_model_by_its_name_not_its_path():
+    assert Settings(_env_file=None).embedding_model_name == "all-MiniLM-L6-v2"
+    bundled = Settings(embedding_model=str(bundled_embedding_model_path()), _env_file=None)
+    assert bundled.embedding_model_name == "all-MiniLM-L6-v2"  # the default, named
+    mpnet = Settings(embedding_model="all-mpnet-base-v2", _env_file=None)
+    assert mpnet.embedding_model_name == "all-mpnet-base-v2"
+    folder = Settings(embedding_model="/srv/models/bge-small-en/", _env_file=None)
+    assert folder.embedding_model_name == "bge-small-en"
+
+
 def test_vectors_of_another_model_ask_for_a_rebuild():
     check_dimensions(384, 384)
     with pytest.raises(IndexUnavailable, match="ingest --rebuild"):
@@ -134,7 +148,19 @@ def test_ingest_and_search_with_mpnet_then_minilm_is_told_to_rebuild(mpnet_setti
     vector = np.asarray(retriever.embeddings.embed_query("tokens for password resets"))
     assert vector.shape == (768,)
 
-    minilm = Settings(data_dir=mpnet_settings.data_dir, _env_file=None)
-    expected = "768-dimension vectors and EMBEDDING_MODEL makes 384"
+    minilm = Settings(data_dir=mpnet_settings.data_dir, rate_limit_per_minute=0, _env_file=None)
+    expected = (
+        "built with embedding model 'all-mpnet-base-v2' and EMBEDDING_MODEL is 'all-MiniLM-L6-v2'"
+    )
     with pytest.raises(IndexUnavailable, match=expected):
         Retriever(minilm, None, None).search("tokens for password resets")
+
+    # Over HTTP the same mismatch is a 503 that says what to do, on a question and on a search.
+    resources = Resources(settings=minilm, llm=fake_chat_model())
+    with TestClient(create_app(minilm, resources)) as client:
+        question = {"question": "tokens for password resets?", "username": "ada"}
+        answered = client.post("/chat/invoke", json={"input": question})
+        searched = client.post("/retrieve/invoke", json={"input": {"query": "tokens"}})
+    for response in (answered, searched):
+        assert response.status_code == 503, response.text
+        assert expected in response.text and "ragchat ingest --rebuild" in response.text

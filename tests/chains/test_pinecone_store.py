@@ -287,6 +287,24 @@ def test_stats_from_another_tokenizer_are_refused(store):
     assert saved["tokenizer"] != "old/0" and list(saved["sources"]) == ["lib/b.md"]
 
 
+def test_stats_record_the_embedding_model_and_another_is_refused(tmp_path):
+    index = MagicMock(name="pinecone.Index")
+    stats = tmp_path / "bm25.json"
+    writer = PineconeStore(index, namespace="ns", stats_path=stats, embedder="all-MiniLM-L6-v2")
+    writer.upsert(make_chunks(), vectors(3))
+    assert json.loads(stats.read_text())["embedder"] == "all-MiniLM-L6-v2"
+    same = PineconeStore(index, namespace="ns", stats_path=stats, embedder="all-MiniLM-L6-v2")
+    assert same.corpus.n_docs == writer.corpus.n_docs
+    expected = "built with embedding model 'all-MiniLM-L6-v2' and EMBEDDING_MODEL is 'bge-small'"
+    with pytest.raises(IndexUnavailable, match=expected):
+        PineconeStore(index, namespace="ns", stats_path=stats, embedder="bge-small")
+    rebuilt = PineconeStore(
+        index, namespace="ns", stats_path=stats, embedder="bge-small", rebuild=True
+    )
+    rebuilt.replace_all(make_chunks("lib/b.md", TEXTS[:1]), vectors(1))
+    assert json.loads(stats.read_text())["embedder"] == "bge-small"
+
+
 def test_rebuilding_a_namespace_that_does_not_exist_yet(store):
     from pinecone.exceptions import NotFoundException
 
