@@ -4,7 +4,9 @@ One server, one fake model that answers instantly (so any time is the server's),
 history in SQLite, retrieval on a 10k-chunk synthetic index (hybrid mode: the
 query is embedded by the real int8 ONNX model, then dense + BM25 over 10k chunks).
 Sessions already hold a few exchanges, so `/chat` runs every node: load history,
-condense (the fake answers instantly), retrieve, generate, save.
+condense (the previous question joined to this one), retrieve, focus, generate, save.
+Every question is numbered, so no turn retrieves with a query seen before: the server
+keeps recent questions' vectors, and a repeated question would flatter the figure.
 
 Measured at the client on loopback, request sent → first token, nothing
 subtracted: an upper bound of the server-side figure. The three routes are
@@ -14,6 +16,7 @@ interleaved request by request, so `/simple` is a side-by-side baseline.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -29,7 +32,7 @@ NAME = "graph overhead"
 CHUNKS = 10_000
 SESSIONS = 10
 TARGET_P50_MS = 15.0
-# Plays both the condensed question and the answer: a realistic retrieval query.
+# The answer (and the question, if FOLLOW_UP_QUERY asks the model to rewrite follow-ups).
 FAKE_TEXT = "How do I read a CSV file with the csv module and write rows back to disk?"
 QUESTIONS = [
     "How do I read a CSV file?",
@@ -41,8 +44,9 @@ QUESTIONS = [
 ROUTES = ("/simple", "/history", "/chat")
 
 
-def payload(route: str, index: int) -> dict[str, object]:
-    question = QUESTIONS[index % len(QUESTIONS)]
+def payload(route: str, index: int, turn: int) -> dict[str, object]:
+    # Numbered: every turn's question (and so its retrieval query) is one not seen before.
+    question = f"{QUESTIONS[index % len(QUESTIONS)]} (turn {turn})"
     if route == "/simple":
         return {"question": question}
     return {"question": question, "username": "bench", "session_id": f"s{index % SESSIONS}"}
@@ -50,19 +54,23 @@ def payload(route: str, index: int) -> dict[str, object]:
 
 async def measure(base_url: str, rounds: int) -> dict[str, list[float]]:
     ttfts: dict[str, list[float]] = {route: [] for route in ROUTES}
+    turns = itertools.count()
     async with httpx.AsyncClient(timeout=60.0) as client:
         for index in range(2 * SESSIONS):  # warm-up: model, index, database; seed histories
             for route in ROUTES:
-                await _checked(client, base_url, route, index)
+                await _checked(client, base_url, payload(route, index, next(turns)), route)
         for index in range(rounds):
             order = ROUTES if index % 2 == 0 else tuple(reversed(ROUTES))
             for route in order:
-                ttfts[route].append(await _checked(client, base_url, route, index))
+                body = payload(route, index, next(turns))
+                ttfts[route].append(await _checked(client, base_url, body, route))
     return ttfts
 
 
-async def _checked(client: httpx.AsyncClient, base_url: str, route: str, index: int) -> float:
-    timing = await timed_stream(client, f"{base_url}{route}/stream", payload(route, index))
+async def _checked(
+    client: httpx.AsyncClient, base_url: str, body: dict[str, object], route: str
+) -> float:
+    timing = await timed_stream(client, f"{base_url}{route}/stream", body)
     if timing.error or timing.ttft is None:
         raise RuntimeError(f"{route}: {timing.error or 'no tokens'}")
     return ms(timing.ttft)

@@ -25,6 +25,7 @@ from chains.passages import Passage
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
+    from chains.embeddings import QueryVectors
     from settings import Settings
 
 __all__ = [
@@ -53,6 +54,7 @@ class Retriever:
         self.settings = settings
         self._embeddings = embeddings
         self._backend = backend
+        self._query_vectors: QueryVectors | None = None
         self._lock = threading.Lock()
 
     @property
@@ -71,6 +73,17 @@ class Retriever:
 
                 self._embeddings = get_embeddings(self.settings)
             return self._embeddings
+
+    @property
+    def query_vectors(self) -> QueryVectors:
+        """The query model behind a cache of recent questions (shared with passage scoring)."""
+        from chains.embeddings import QueryVectors
+
+        embeddings = self.embeddings
+        with self._lock:
+            if self._query_vectors is None:
+                self._query_vectors = QueryVectors(embeddings)
+            return self._query_vectors
 
     def _check(self, k: int, filter: dict | None, mode: str, alpha: float) -> dict | None:
         if not 1 <= k <= self.settings.max_k:
@@ -105,7 +118,7 @@ class Retriever:
             alpha = query_alpha(query, plain=settings.hybrid_alpha, code=settings.hybrid_alpha_code)
         checked = self._check(k, filter, mode, alpha)
         backend = self.backend
-        vector = None if mode == "sparse" else self.embeddings.embed_query(query)
+        vector = None if mode == "sparse" else self.query_vectors(query)
         cap = settings.max_chunks_per_source
         fetch = k if cap is None else k * CANDIDATES_PER_RESULT
         hits = backend.search(vector, query, k=fetch, filter=checked, mode=mode, alpha=alpha)

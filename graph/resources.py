@@ -58,8 +58,11 @@ class Resources:
         """The query model behind a cache, for scoring passages; None if the retriever has
         no embeddings (a test's fake): passages are then scored by their words alone."""
         if self._passages is None:
-            embeddings = getattr(self.search_backend(), "embeddings", None)
-            self._passages = None if embeddings is None else EmbeddingCache(embeddings)
+            backend = self.search_backend()
+            embeddings = getattr(backend, "embeddings", None)
+            if embeddings is not None:
+                queries = getattr(backend, "query_vectors", None)
+                self._passages = EmbeddingCache(embeddings, query_vectors=queries)
         return self._passages
 
     def search_backend(self) -> Retriever:
