@@ -209,8 +209,8 @@ def embed_texts(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
 class QueryVectors:
     """The last `max_items` questions' vectors, as read-only float32 arrays.
 
-    A /chat turn embeds its question twice before the first token: to search, then to
-    score passages (graph.nodes.focus); and popular questions recur across users.
+    A /chat turn needs its question's vector twice before the first token: to search,
+    then to score passages (graph.nodes.focus); and popular questions recur across users.
     """
 
     def __init__(self, embeddings: Embeddings, max_items: int = 1024) -> None:
