@@ -12,8 +12,23 @@ if TYPE_CHECKING:
 MODES = ("dense", "sparse", "hybrid")
 
 
+# What every "built by something else" message ends with.
+REBUILD = "rebuild it with `ragchat ingest --rebuild PATH...`"
+
+
 class IndexUnavailable(RuntimeError):
     """The index is missing, unreadable or unreachable; RAG routes answer 503, others work."""
+
+
+def embedder_mismatch(recorded: str | None, current: str | None) -> str | None:
+    """Why an index written by model `recorded` cannot serve model `current`; None if it can.
+
+    Either side unknown (an index from before the record, a test's synthetic vectors)
+    checks nothing: the dimension check still catches most other models.
+    """
+    if not recorded or not current or recorded == current:
+        return None
+    return f"was built with embedding model {recorded!r} and EMBEDDING_MODEL is {current!r}"
 
 
 class SearchBackend(Protocol):

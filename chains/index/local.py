@@ -24,13 +24,11 @@ import numpy as np
 
 from chains.index import files as index_files
 from chains.index import sparse
-from chains.index.backend import IndexUnavailable
+from chains.index.backend import REBUILD, IndexUnavailable, embedder_mismatch
 from chains.index.chunks import Chunk, ScoredChunk
 from chains.index.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-
-REBUILD = "rebuild it with `ragchat ingest --rebuild PATH...`"
 
 
 class IndexMismatch(ValueError):
@@ -95,12 +93,9 @@ class LocalHybridIndex:
                         f"was built with tokenizer {manifest.get('tokenizer')!r}, this version "
                         f"uses {sparse.TOKENIZER!r}: {REBUILD}"
                     )
-                recorded = manifest.get("embedder")
-                if self.embedder and recorded and recorded != self.embedder:
-                    raise IndexMismatch(
-                        f"was built with embedding model {recorded!r} and EMBEDDING_MODEL is "
-                        f"{self.embedder!r}: {REBUILD}"
-                    )
+                mismatch = embedder_mismatch(manifest.get("embedder"), self.embedder)
+                if mismatch:
+                    raise IndexMismatch(f"{mismatch}: {REBUILD}")
                 snapshot = Snapshot.load(index_files.version_dir(self.path, manifest))
                 if len(snapshot) != manifest.get("count"):
                     raise ValueError("chunk count differs from the manifest")

@@ -30,7 +30,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from chains.index import sparse
-from chains.index.backend import IndexUnavailable
+from chains.index.backend import REBUILD, IndexUnavailable, embedder_mismatch
 from chains.index.chunks import REVISION_KEY, Chunk, ScoredChunk, chunk_id
 from chains.index.files import file_signature
 from chains.vectors import unit, unit_rows
@@ -116,15 +116,12 @@ class PineconeStore:
         if saved.get("tokenizer") != sparse.TOKENIZER:
             raise IndexUnavailable(
                 f"{self.stats_path} was built with tokenizer {saved.get('tokenizer')!r}, "
-                f"this version uses {sparse.TOKENIZER!r}: rebuild the namespace with "
-                "`ragchat ingest --rebuild PATH...`"
+                f"this version uses {sparse.TOKENIZER!r}: {REBUILD}"
             )
-        recorded = saved.get("embedder")
-        if self.embedder and recorded and recorded != self.embedder:
+        mismatch = embedder_mismatch(saved.get("embedder"), self.embedder)
+        if mismatch:
             raise IndexUnavailable(
-                f"the Pinecone namespace of {self.stats_path} was built with embedding model "
-                f"{recorded!r} and EMBEDDING_MODEL is {self.embedder!r}: rebuild the namespace "
-                "with `ragchat ingest --rebuild PATH...`"
+                f"the Pinecone namespace of {self.stats_path} {mismatch}: {REBUILD}"
             )
         return sparse.CorpusStats(saved["sources"])
 

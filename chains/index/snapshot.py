@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from chains.index import files as index_files
 from chains.index import sparse
-from chains.index.backend import MODES
+from chains.index.backend import MODES, REBUILD
 from chains.index.chunks import Chunk, ScoredChunk
 from chains.index.filter_mask import MetadataTable
 
@@ -157,7 +157,7 @@ class Snapshot:
         if len(self) and len(chunks) and dim != self.vectors.shape[1]:
             raise ValueError(
                 f"vectors have {dim} dimensions, the index {self.vectors.shape[1]}: another "
-                "embedding model built it; rebuild with `ragchat ingest --rebuild PATH...`"
+                f"embedding model built it; {REBUILD}"
             )
         new_vectors = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), dim)
         norms = np.linalg.norm(new_vectors, axis=1, keepdims=True)
