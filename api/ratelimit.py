@@ -83,11 +83,21 @@ def build_buckets(settings: Settings) -> Bucket | None:
 
 
 async def _body_username(request: Request) -> str | None:
+    """The username a JSON body names; other bodies are not the limiter's to read.
+
+    FastAPI has read the body for the route before any dependency runs. A JSON body is
+    kept as bytes, so reading it again costs nothing; a form or multipart body was
+    streamed into the form parser and is gone ("Stream consumed"). Those requests are
+    keyed by the authenticated user or the client address instead.
+    """
     if request.method != "POST":
         return request.query_params.get("username")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        return None
     try:
         payload = await request.json()
-    except ValueError:
+    except ValueError:  # malformed JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
         return None
     if not isinstance(payload, dict):
         return None
