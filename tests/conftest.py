@@ -74,8 +74,8 @@ class FakeRetriever:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", max_new_tokens=24, rate_limit_per_minute=0, _env_file=None
-    )  # type: ignore[call-arg]
+        data_dir=tmp_path / "data", max_new_tokens=24, _env_file=None
+    )  # type: ignore[call-arg]  # the overrides of tests/utils/overrides.py, in process
 
 
 @pytest.fixture

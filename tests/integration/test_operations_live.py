@@ -213,7 +213,6 @@ def test_two_workers_report_through_one_metrics(tmp_path: Path) -> None:
     env = {
         "DATA_DIR": str(tmp_path / "data"),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "RATE_LIMIT_PER_MINUTE": "0",
     }
     with serving(argv, f"{url}/health", env, tmp_path / "workers.log", timeout=180):
         requests = 40

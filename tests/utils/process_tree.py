@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from stack import process_start_time
+from tests.utils.overrides import isolated
 from tests.utils.processes import REPO
 
 
@@ -90,13 +91,7 @@ def start_cli(args: list[str], tmp_path: Path, **env: str) -> tuple[subprocess.P
     Its own session keeps a test run's Ctrl-C away from it; the test signals it itself.
     """
     log = tmp_path / f"ragchat-{args[0]}.log"
-    environment = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
-        "MAX_NEW_TOKENS": "24",
-        "RATE_LIMIT_PER_MINUTE": "0",
-        **env,
-    }
+    environment = {**os.environ, **isolated(tmp_path, **env)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
         cwd=REPO,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from stack import Child, running
 from stack_plan import free_port
+from tests.utils.overrides import isolated
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,12 +34,7 @@ def serving(
 def backend(tmp: Path, app: str = "server:create_app", **env: str) -> Iterator[str]:
     """uvicorn serving an app factory (default the real one) on a free port; yields its URL."""
     port = free_port()
-    environment = {
-        "DATA_DIR": str(tmp / "data"),
-        "MAX_NEW_TOKENS": "24",
-        "RATE_LIMIT_PER_MINUTE": "0",
-        **env,
-    }
+    environment = isolated(tmp, **env)
     argv = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1"]
     argv += ["--port", str(port)]
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,25 @@
+"""Every setting the tests change from what `make run` ships, each with its reason.
+
+Tests run the product as a user gets it. A process a test starts (backend, `ragchat`
+CLI, worker) gets these and nothing else by default; a test that needs more says so
+where it starts the server, with its reason beside it. Nothing here turns a guard off:
+the rate limit, body limits and every other default stay as shipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+OVERRIDES: dict[str, str] = {
+    # Each test gets its own empty data folder (history, index, job queue): tests never
+    # see each other's rows. `isolated(tmp)` fills it in.
+    "DATA_DIR": "",
+    # Answers are cut at 24 tokens: tests assert on mechanics (streaming, stored history,
+    # citations), never on wording, and a full answer only costs time.
+    "MAX_NEW_TOKENS": "24",
+}
+
+
+def isolated(tmp: Path, **extra: str) -> dict[str, str]:
+    """The overrides for a process whose data lives under `tmp`, plus a test's own `extra`."""
+    return {**OVERRIDES, "DATA_DIR": str(tmp / "data"), **extra}
