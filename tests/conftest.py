@@ -15,12 +15,9 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGenerationChunk
 
 from settings import Settings
+from tests.utils.overrides import SHARED_MODELS_DIR
 
-# Built models (the ONNX int8 embedder) are shared by every test and server process of a
-# run instead of being rebuilt under each temporary DATA_DIR.
-os.environ.setdefault(
-    "MODELS_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "ragchat-models")
-)
+os.environ.setdefault("MODELS_DIR", str(SHARED_MODELS_DIR))
 
 FAKE_ANSWER = "Paris is the capital of France."
 

@@ -147,3 +147,18 @@ def test_rate_limit_is_shared_through_redis(settings: Settings) -> None:
             second.post("/history/invoke", json=payload).status_code,
         ]
     assert codes == [200, 200, 429, 429]
+
+
+def test_form_and_multipart_bodies_pass_the_rate_limit_and_count_against_it(
+    settings: Settings,
+) -> None:
+    """The limiter never re-reads a form body the route has consumed (it was a 500)."""
+    limited = settings.model_copy(update={"rate_limit_per_minute": 2, "document_workers": 0})
+    note = ("note.md", b"# Note\n\nThe answer is 42.\n", "text/markdown")
+    with TestClient(create_app(limited, Resources(settings=limited, llm=fake_chat_model()))) as c:
+        first = c.post("/documents", files=[("files", note)], data={"username": "ada"})
+        login = c.post("/login", data={"next": "/"})
+        third = c.post("/documents", files=[("files", note)])
+    assert first.status_code == 202, first.text
+    assert login.status_code < 500, login.text  # no keys: the form answers, it does not crash
+    assert third.status_code == 429  # keyed by the client's address: the budget of two is spent

@@ -15,8 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.utils.browser import chromium_page, press, require_chromium
+from tests.utils.browser import chromium_page, require_chromium
 from tests.utils.chat_app import chat_app, send
+from tests.utils.documents_page import (
+    job_bar,
+    open_page,
+    press_upload,
+    stub_icon_cdn,
+    upload,
+)
 from tests.utils.processes import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -25,10 +32,6 @@ SOURCE = "zorblax-protocol.md"
 FACT = "The Zorblax protocol listens on port 48213 and was designed by Mirela Vance."
 QUESTION = "Which port does the Zorblax protocol listen on?"
 SCREENSHOT = REPO / "docs" / "documents-page.png"
-# The favicon is a Material icon the browser fetches from Google's font CDN, which a
-# closed network cannot resolve; a stand-in keeps that out of the console errors.
-ICON_CDN = "https://fonts.gstatic.com/**"
-BLANK_SVG = '<svg xmlns="http://www.w3.org/2000/svg"/>'
 
 
 @dataclass(frozen=True)
@@ -55,43 +58,12 @@ def page(stack: Stack) -> Iterator[Any]:
     from playwright.sync_api import expect
 
     with chromium_page() as tab:
-        tab.route(ICON_CDN, lambda r: r.fulfill(content_type="image/svg+xml", body=BLANK_SVG))
+        stub_icon_cdn(tab)
         tab.goto(stack.app_url)
         expect(tab.get_by_test_id("stChatInputTextArea")).to_be_visible()
         open_page(tab, "Documents")
         yield tab
         assert tab.errors == [], tab.errors
-
-
-def open_page(page: Any, name: str) -> None:
-    """Follow a link of the top bar, as a person would (a typed URL works too)."""
-    from playwright.sync_api import expect
-
-    press(page.get_by_role("link", name=name))  # a stale sidebar tooltip can cover it
-    marker = "In the index" if name == "Documents" else "What would you like to know?"
-    expect(page.get_by_text(marker)).to_be_visible()
-
-
-def press_upload(page: Any) -> None:
-    """Upload is enabled once the picked files have reached the app, not before."""
-    from playwright.sync_api import expect
-
-    button = page.locator(".st-key-upload").get_by_role("button")
-    expect(button).to_be_enabled()
-    button.click()
-
-
-def upload(page: Any, paths: list[Path], metadata: str = "") -> None:
-    from playwright.sync_api import expect
-
-    expect(page.locator(".st-key-upload").get_by_role("button")).to_be_disabled()
-    page.locator(".st-key-upload_metadata textarea").fill(metadata)
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(p) for p in paths])
-    press_upload(page)
-
-
-def job_bar(page: Any, source: str) -> Any:
-    return page.get_by_test_id("stProgress").filter(has_text=f"{source} ·")
 
 
 def document_row(page: Any, source: str) -> Any:

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Built models (the int8 ONNX embedder, GGUFs joined from packages, converted weights) are
+# built once per run and shared by every test and process, not rebuilt under each
+# temporary DATA_DIR. Set in the test process's own environment (tests/conftest.py), so
+# every child inherits it.
+SHARED_MODELS_DIR = Path(__file__).resolve().parents[2] / ".pytest_cache" / "ragchat-models"
+
 OVERRIDES: dict[str, str] = {
     # Each test gets its own empty data folder (history, index, job queue): tests never
     # see each other's rows. `isolated(tmp)` fills it in.

@@ -85,13 +85,17 @@ def kill_tree(proc: subprocess.Popen[bytes], tree: dict[int, str]) -> None:
     proc.wait(timeout=10)
 
 
-def start_cli(args: list[str], tmp_path: Path, **env: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_cli(
+    args: list[str], tmp_path: Path, *, as_shipped: bool = False, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     """`ragchat ARGS` (the real CLI, via `python -m cli`) in its own session, logging to a file.
 
     Its own session keeps a test run's Ctrl-C away from it; the test signals it itself.
+    `as_shipped` leaves every setting as `make run` has it but the data folder.
     """
     log = tmp_path / f"ragchat-{args[0]}.log"
-    environment = {**os.environ, **isolated(tmp_path, **env)}
+    overrides = {"DATA_DIR": str(tmp_path / "data")} if as_shipped else isolated(tmp_path)
+    environment = {**os.environ, **overrides, **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", *args],
         cwd=REPO,
