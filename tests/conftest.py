@@ -70,9 +70,7 @@ class FakeRetriever:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data", max_new_tokens=24, _env_file=None
-    )  # type: ignore[call-arg]  # the overrides of tests/utils/overrides.py, in process
+    return Settings(data_dir=tmp_path / "data", max_new_tokens=24, _env_file=None)  # type: ignore[call-arg]  # the overrides of tests/utils/overrides.py, in process
 
 
 @pytest.fixture
