@@ -94,8 +94,11 @@ def stop_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
 class Supervisor:
     """Starts children one after another, each once the previous is healthy, and watches them."""
 
+    # A first start prepares models once (joins a packaged GGUF, converts and times its
+    # weights): minutes on a busy 2-core machine. A child that dies is noticed at once,
+    # so a long wait only costs time when a child hangs.
     def __init__(
-        self, pid_file: Path, *, start_timeout: float = 180.0, stop_timeout: float = 10.0
+        self, pid_file: Path, *, start_timeout: float = 900.0, stop_timeout: float = 10.0
     ) -> None:
         self.pid_file = pid_file
         self.start_timeout = start_timeout
