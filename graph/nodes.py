@@ -144,6 +144,9 @@ class ChatNodes:
         message_id = str(uuid.uuid4()) if self.options.stored else None
         parts: list[str] = []
         try:
+            if self.options.retrieval and not state.get("documents"):
+                writer({"answer": prompts.NO_PASSAGES_ANSWER})
+                return {"answer": prompts.NO_PASSAGES_ANSWER, "message_id": message_id}
             async for chunk in chain.astream(self._prompt_inputs(state), config):
                 if isinstance(chunk.content, str):
                     parts.append(chunk.content)
