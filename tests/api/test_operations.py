@@ -113,6 +113,17 @@ def test_ready_takes_a_missing_or_empty_index_and_refuses_an_unreadable_one(
     assert str(settings.data_dir) not in response.text
 
 
+def test_an_index_that_turns_unreadable_after_start_is_a_503_again(settings: Settings) -> None:
+    with TestClient(create_app(settings, Resources(settings=settings, llm=fake_chat_model()))) as c:
+        turn = {"input": {"question": "anything?", "username": "ops"}}
+        assert c.post("/rag/invoke", json=turn).status_code == 200  # missing: empty
+        unreadable_index(settings.index_dir)
+        # Refused before the stream starts, so with its status, not a 200 and an error event.
+        refused = c.post("/rag/stream", json=turn)
+        assert refused.status_code == 503, refused.text
+        assert "the document index is unavailable" in refused.json()["detail"]
+
+
 def test_ready_with_the_local_model_loaded_and_an_index(settings: Settings, tmp_path) -> None:
     from chains.index.chunks import Chunk
     from chains.index.local import LocalHybridIndex
