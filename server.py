@@ -14,6 +14,7 @@ from api.identity import ApiKeys
 from api.limits import BodySizeLimit
 from api.main import include_routes
 from api.middleware import ConcurrencyLimit, RequestLog
+from api.openapi import document_error_statuses
 from api.routes.health import LLMStatus
 from chains.documents.service import Documents
 from chains.documents.worker import JobWorker
@@ -92,4 +93,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.state.documents = documents
     install_error_handlers(app)
     include_routes(app, settings, resources, keys, llm, documents)
+    document_error_statuses(app)
     return app

@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from huggingface_hub.errors import HfHubHTTPError
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
 from chains.history import DatabaseUnavailable, HistoryError, MessageNotFound, SessionNotFound
@@ -68,10 +70,27 @@ def status_for(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
+def body_failure(exc: BaseException) -> tuple[int, str] | None:
+    """(status, message) for a body that could not be read, from the parser's exception.
+
+    FastAPI answers every such failure with "There was an error parsing the body" (and
+    raises starlette's HTTPException, which handlers written for fastapi's miss): the
+    client is told what is wrong with its bytes instead.
+    """
+    cause = exc.__cause__ if isinstance(exc, StarletteHTTPException) else exc
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        return 400, f"the request body is not valid UTF-8 (byte 0x{byte} at offset {cause.start})"
+    if isinstance(cause, json.JSONDecodeError):
+        return 422, f"the request body is not valid JSON: {cause.msg} at offset {cause.pos}"
+    return None
+
+
 # OpenAI's `type` per status; anything 5xx is a server_error.
 _OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "invalid_request_error",
+    415: "invalid_request_error",
     403: "permission_error",
     404: "invalid_request_error",
     413: "invalid_request_error",
@@ -157,3 +176,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     # LangServe's /batch validates each input itself and lets pydantic's error escape.
     app.add_exception_handler(ValidationError, invalid_request)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        unreadable = body_failure(exc)
+        if unreadable is None:
+            return await http_exception_handler(request, exc)
+        status, message = unreadable
+        return JSONResponse(error_payload(request.url.path, status, message), status_code=status)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)

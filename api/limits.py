@@ -7,7 +7,8 @@ import json
 from fastapi import HTTPException, Request, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import send_json_error
+from api.body import check_json_media
+from api.errors import body_failure, send_json_error
 
 
 class BodySizeLimit:
@@ -62,6 +63,15 @@ class BodySizeLimit:
         await send_json_error(send, path, 413, message)
 
 
+def _kind(value: object) -> str:
+    """A JSON value's kind in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {list: "an array", str: "a string"}.get(type(value), "a number")
+
+
 class BodyTooLarge(Exception):
     """Raised from `receive` once a streamed body passes the limit."""
 
@@ -77,12 +87,19 @@ def langserve_body_guard(max_batch: int):  # type: ignore[no-untyped-def]
     async def check(request: Request) -> None:
         if request.method != "POST":
             return
+        check_json_media(request)
+        raw = await request.body()
+        if not raw.strip():
+            raise HTTPException(422, "the request body is empty: send a JSON object")
         try:
-            payload = json.loads((await request.body()).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise HTTPException(422, "the body must be UTF-8 encoded JSON") from None
+            payload = json.loads(raw.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            status_code, message = body_failure(exc) or (422, "the request body is not JSON")
+            raise HTTPException(status_code, message) from None
         if not isinstance(payload, dict):
-            raise HTTPException(422, "the body must be a JSON object")
+            raise HTTPException(
+                422, f"the request body must be a JSON object, not {_kind(payload)}"
+            )
         is_batch = request.url.path.endswith("/batch")
         config = payload.get("config", {})
         allowed_config = (dict, list) if is_batch else (dict,)

@@ -88,13 +88,20 @@ class Readiness:
         return "database answered"
 
     async def _index(self) -> str:
+        """Ready when the index can be read, documents or not: a fresh deployment must get
+        traffic, or nobody can upload its first documents. Only an index that exists and
+        cannot be read (or a Pinecone that does not answer) is down."""
+        backend = self.resources.settings.vector_backend
         try:
-            await self.resources.check_index()
+            stats = await self.resources.index_stats()
         except IndexUnavailable as exc:
             # The full reason names server paths; /ready is open, the log has it.
             log.warning("not ready: %s", exc)
-            raise RuntimeError("no index yet, or it cannot be read (see the server log)") from exc
-        return f"{self.resources.settings.vector_backend} index open"
+            raise RuntimeError("the index cannot be read (see the server log)") from exc
+        chunks = stats.get("chunks")
+        if not chunks:
+            return f"{backend} index empty: no documents yet (POST /documents or ragchat ingest)"
+        return f"{backend} index open: {chunks} chunks"
 
     async def _redis(self) -> str:
         from redis.asyncio import from_url

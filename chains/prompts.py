@@ -37,6 +37,14 @@ LARGE_RAG_SYSTEM_PROMPT = (
     "inside them."
 )
 
+# What a RAG stage answers when retrieval found nothing (an empty index, or a filter that
+# matches no document): said by the server, because a model given no passages answers
+# from its own memory as if it had read them.
+NO_PASSAGES_ANSWER = (
+    "The documents do not hold an answer to this: no passage matched the question"
+    " (or no documents have been added yet)."
+)
+
 CONDENSE_QUESTION_PROMPT = (
     "Given the conversation so far and a follow-up question, rewrite the follow-up "
     "question as a standalone question that can be understood without the "

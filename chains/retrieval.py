@@ -59,7 +59,7 @@ class Retriever:
 
     @property
     def backend(self) -> SearchBackend:
-        # Opened on first use, so the server starts (and answers 503) without an index.
+        # Opened on first use: the server starts even when the index cannot be read.
         with self._lock:
             if self._backend is None:
                 self._backend = _open_backend(self.settings)
@@ -118,6 +118,10 @@ class Retriever:
             alpha = query_alpha(query, plain=settings.hybrid_alpha, code=settings.hybrid_alpha_code)
         checked = self._check(k, filter, mode, alpha)
         backend = self.backend
+        if isinstance(backend, LocalHybridIndex) and len(backend) == 0:
+            # Nothing to rank (a deployment before its first document): no need to load
+            # the embedding model for the question.
+            return []
         vector = None if mode == "sparse" else self.query_vectors(query)
         cap = settings.max_chunks_per_source
         fetch = k if cap is None else k * CANDIDATES_PER_RESULT
@@ -158,9 +162,14 @@ def _open_backend(settings: Settings) -> SearchBackend:
 
         return PineconeStore.from_settings(settings)
     # One stat of the manifest per search (microseconds): a document is searchable the
-    # moment the job or CLI run that wrote it ends, in every process.
+    # moment the job or CLI run that wrote it ends, in every process. A missing index
+    # reads as empty (a fresh deployment answers, and takes its first documents through
+    # POST /documents); one that exists and cannot be read raises IndexUnavailable.
     return LocalHybridIndex.open(
-        settings.index_dir, reload_interval=0.0, embedder=settings.embedding_model_name
+        settings.index_dir,
+        create=True,
+        reload_interval=0.0,
+        embedder=settings.embedding_model_name,
     )
 
 

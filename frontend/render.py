@@ -67,8 +67,10 @@ def render_answer_extras(
     """Everything under an assistant's text (`sources=False`: already drawn above)."""
     if entry.get("error"):
         st.error(entry["error"])
-    elif entry.get("incomplete"):
+    elif entry.get("incomplete") and entry.get("content"):
         st.caption(":material/warning: This answer was cut off before it finished.")
+    elif entry.get("incomplete"):
+        st.caption(":material/warning: No answer was saved for this question.")
     if sources:
         render_sources(entry.get("sources") or [])
     if on_feedback is not None:

@@ -32,11 +32,30 @@ def assistant_entry(text: str, closing: Mapping[str, Any], error: str | None = N
     }
 
 
+def unanswered_entry() -> ChatEntry:
+    """Stands for the answer a stored question never got (the server stopped mid-turn)."""
+    return {
+        "role": "assistant",
+        "content": "",
+        "sources": [],
+        "message_id": None,
+        "incomplete": True,
+        "feedback": None,
+        "error": None,
+    }
+
+
 def from_stored(messages: Iterable[Mapping[str, Any]]) -> list[ChatEntry]:
-    """`GET /sessions/{id}/messages` → entries. Sources are not stored, so none come back."""
+    """`GET /sessions/{id}/messages` → entries. Sources are not stored, so none come back.
+
+    A question without an answer (its turn never finished) gets an empty, incomplete
+    answer, so the chat keeps alternating and says what happened.
+    """
     entries: list[ChatEntry] = []
     for message in messages:
         if message.get("role") == "human":
+            if entries and entries[-1]["role"] == "user":
+                entries.append(unanswered_entry())
             entries.append(user_entry(str(message.get("content", ""))))
         elif message.get("role") == "ai":
             entries.append(
@@ -50,4 +69,6 @@ def from_stored(messages: Iterable[Mapping[str, Any]]) -> list[ChatEntry]:
                     "error": None,
                 }
             )
+    if entries and entries[-1]["role"] == "user":
+        entries.append(unanswered_entry())
     return entries

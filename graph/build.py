@@ -17,13 +17,16 @@ from graph.state import ChatInput, ChatOutput, ChatState
 def build_graph(
     options: GraphOptions, resources: Resources | None = None, *, name: str = "ragchat"
 ) -> CompiledStateGraph:
-    """START → [load_history] → [condense → retrieve → focus] → generate → [save] → END."""
+    """START → [load_history → record_question] → [condense → retrieve → focus] → generate
+    → [save] → END: a stored turn writes its question before anything can fail, and its
+    answer at the end."""
     nodes = ChatNodes(options, resources or Resources())
     builder = StateGraph(ChatState, input_schema=ChatInput, output_schema=ChatOutput)
     path: list[str] = []
     if options.stored:
         builder.add_node("load_history", nodes.load_history)
-        path.append("load_history")
+        builder.add_node("record_question", nodes.record_question)
+        path += ["load_history", "record_question"]
     if options.retrieval:
         if options.history:
             builder.add_node("condense", nodes.condense)

@@ -60,6 +60,19 @@ class ChatNodes:
         )
         return {"history": history, "username": ctx.username, "session_id": ctx.session_id}
 
+    async def record_question(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
+        """Store the question now, not with its answer: a crash mid-answer keeps it.
+
+        A retried request id gets the first attempt's answer id, so its answer fills in
+        the one the first attempt never stored, and the question is not stored twice.
+        """
+        ctx = RequestContext.from_run(state, config)
+        store = await self.resources.history_store()
+        turn = await store.start_exchange(
+            ctx.username, ctx.session_id, request_id=ctx.request_id, question=state["question"]
+        )
+        return {"message_id": turn.answer_message_id}
+
     async def condense(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         """What a follow-up retrieves with, so retrieval sees the topic of the conversation.
 
@@ -141,9 +154,12 @@ class ChatNodes:
         if requested:
             llm = llm.bind(max_tokens=min(requested, self.resources.settings.max_new_tokens))
         chain = (self.prompt | llm).with_config(run_name="generate_answer")
-        message_id = str(uuid.uuid4()) if self.options.stored else None
+        message_id = state.get("message_id") or (str(uuid.uuid4()) if self.options.stored else None)
         parts: list[str] = []
         try:
+            if self.options.retrieval and not state.get("documents"):
+                writer({"answer": prompts.NO_PASSAGES_ANSWER})
+                return {"answer": prompts.NO_PASSAGES_ANSWER, "message_id": message_id}
             async for chunk in chain.astream(self._prompt_inputs(state), config):
                 if isinstance(chunk.content, str):
                     parts.append(chunk.content)
@@ -187,14 +203,13 @@ class ChatNodes:
         *,
         incomplete: bool,
     ) -> None:
+        """The answer of the turn `record_question` started (its question is stored)."""
         ctx = RequestContext.from_run(state, config)
         store = await self.resources.history_store()
-        await store.record_exchange(
+        await store.finish_exchange(
             ctx.username,
             ctx.session_id,
-            request_id=ctx.request_id,
-            question=state["question"],
-            answer=answer,
             answer_message_id=message_id,
+            answer=answer,
             incomplete=incomplete,
         )

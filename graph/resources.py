@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 
 from chains.embeddings import EmbeddingCache
 from chains.history import HistoryStore
+from chains.index.local import LocalHybridIndex
 from chains.llm import get_chat_model
 from chains.retrieval import Retriever, get_retriever
 from settings import Settings, get_settings
@@ -73,10 +74,18 @@ class Resources:
     async def check_index(self) -> None:
         """Raise IndexUnavailable now, before a stream starts and its status is sent."""
         retriever = self.search_backend()
-        await asyncio.to_thread(lambda: retriever.backend)
+
+        def current() -> None:
+            backend = retriever.backend
+            if isinstance(backend, LocalHybridIndex):
+                # Opened while missing (empty), the index may have been written since in
+                # a form this process cannot read: reading its current version tells.
+                len(backend)
+
+        await asyncio.to_thread(current)
 
     async def index_stats(self) -> dict[str, Any]:
-        """The backend's own stats (paths included); IndexUnavailable if there is no index."""
+        """The backend's own stats (paths included); IndexUnavailable if it cannot be read."""
         retriever = self.search_backend()
         return await asyncio.to_thread(lambda: retriever.backend.stats())
 

@@ -10,12 +10,13 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
-from api.errors import openai_error_body, status_for
+from api.errors import body_failure, openai_error_body, status_for
 from api.limits import BodyTooLarge
 
 log = logging.getLogger("ragchat.openai")
@@ -62,6 +63,10 @@ def as_openai_error(exc: BaseException) -> OpenAIError:
         return exc
     if isinstance(exc, RequestValidationError):
         return _validation_error(exc)
+    unreadable = body_failure(exc)
+    if unreadable is not None:
+        return OpenAIError(400, unreadable[1])
+    # starlette's class: FastAPI raises it for a body it cannot parse, fastapi's subclasses it.
     if isinstance(exc, HTTPException):
         status = 400 if exc.status_code == 422 else exc.status_code
         return OpenAIError(status, str(exc.detail), headers=exc.headers)

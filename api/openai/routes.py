@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request, params
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langchain_core.runnables import Runnable
 
+from api.body import json_body
 from api.errors import openai_error_body
 from api.langserve_stream import stage_runnable
 from api.middleware import note_user
@@ -85,7 +86,7 @@ def openai_router(
     async def get_model(model_id: str) -> dict[str, Any]:
         return model_object(resolve_model(model_id), created)
 
-    @router.post("/chat/completions", response_model=None)
+    @router.post("/chat/completions", response_model=None, dependencies=[json_body()])
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         """A chat completion from the model's stage; `stream: true` answers with SSE chunks.
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.body import MULTIPART, form_body
 from chains.documents.jobs import STATES, JobFinished, JobNotFound
 from chains.documents.service import Documents, QueueFull, Upload
 from chains.documents.uploads import UploadRefused, typed_metadata
@@ -66,7 +67,7 @@ def documents_router(
     router = APIRouter(dependencies=dependencies, tags=["documents"])
     admin = document_admin(settings)
 
-    @router.post("/documents", status_code=202, dependencies=[admin])
+    @router.post("/documents", status_code=202, dependencies=[form_body(MULTIPART), admin])
     async def upload_documents(
         request: Request,
         files: Annotated[

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field, StrictStr, field_validator
 
+from api.body import json_body
 from api.identity import acting_user
 from chains.history import (
     HistoryStore,
@@ -69,7 +70,9 @@ def history_router(dependencies: list[Any]) -> APIRouter:
     ) -> list[SessionInfo]:
         return await history.list_sessions(acting_user(request, username))
 
-    @router.post("/sessions", response_model=SessionInfo, status_code=201)
+    @router.post(
+        "/sessions", response_model=SessionInfo, status_code=201, dependencies=[json_body()]
+    )
     async def create_session(request: Request, body: NewSession, history: Store) -> SessionInfo:
         session_id = None if body.session_id is None else _checked_session_id(body.session_id)
         return await history.create_session(acting_user(request, body.username), session_id)
@@ -91,7 +94,7 @@ def history_router(dependencies: list[Any]) -> APIRouter:
         )
         return Response(status_code=204)
 
-    @router.post("/feedback")
+    @router.post("/feedback", dependencies=[json_body()])
     async def feedback(request: Request, body: Feedback, history: Store) -> dict[str, bool]:
         await history.set_feedback(
             acting_user(request, body.username), body.message_id, body.score, body.comment

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.body import FORM, MULTIPART, form_body
 from api.identity import KEY_COOKIE, ApiKeys
 
 SESSION_SECONDS = 8 * 3600
@@ -63,7 +64,12 @@ def login_router(keys: ApiKeys, dependencies: list[Any]) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "API keys are off: no sign-in needed")
         return login_page(next)
 
-    @router.post("/login", response_class=HTMLResponse, response_model=None)
+    @router.post(
+        "/login",
+        response_class=HTMLResponse,
+        response_model=None,
+        dependencies=[form_body(FORM, MULTIPART)],
+    )
     async def login(
         request: Request,
         key: Annotated[str, Form(max_length=512)],

@@ -102,6 +102,39 @@ async def insert_exchange(
     return (await db.execute(stmt)).first() is not None
 
 
+async def exchange_answer_id(db: AsyncSession, chat_pk: int, request_id: str) -> str | None:
+    """The answer id an earlier call of this request was given, if any."""
+    return await db.scalar(
+        select(ExchangeRow.answer_message_id).where(
+            ExchangeRow.chat_session_id == chat_pk, ExchangeRow.request_id == request_id
+        )
+    )
+
+
+async def lock_session(db: AsyncSession, chat_pk: int) -> None:
+    """Take the session row's write lock until commit, so two finishers of one turn check
+    for its answer one after the other.
+
+    A no-op UPDATE rather than SELECT ... FOR UPDATE: SQLite has no FOR UPDATE, and its
+    driver starts the transaction only at the first write, so a read alone locks nothing.
+    """
+    await db.execute(
+        update(ChatSessionRow)
+        .where(ChatSessionRow.id == chat_pk)
+        .values(updated=ChatSessionRow.updated)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def has_message(db: AsyncSession, key: str, message_id: str) -> bool:
+    stmt = (
+        select(MessageRow.id)
+        .where(MessageRow.session_id == key, MessageRow.message_id == message_id)
+        .limit(1)
+    )
+    return await db.scalar(stmt) is not None
+
+
 async def append_messages(
     db: AsyncSession,
     converter: MessageConverter,

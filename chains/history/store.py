@@ -18,6 +18,7 @@ from chains.history import queries as q
 from chains.history.database import HistoryDatabase
 from chains.history.models import (
     DEFAULT_SESSION_ID,
+    MAX_ID_CHARS,
     MessageNotFound,
     SessionInfo,
     SessionNotFound,
@@ -29,6 +30,13 @@ from chains.history.models import (
     validate_username,
 )
 from chains.history.tables import ChatSessionRow, MessageConverter, history_key
+from chains.history.turns import (
+    IN_REPLY_TO,
+    Turn,
+    answered_turns,
+    conversation_order,
+    question_id_for,
+)
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -124,8 +132,9 @@ class HistoryStore:
     ) -> list[BaseMessage]:
         """The newest messages that fit `max_tokens` (default from settings) for the prompt.
 
-        At most `max_history_messages` rows are read; the kept window starts on a human
-        message so the model never sees an answer without its question.
+        At most `max_history_messages` rows are read; questions without an answer are left
+        out, and the kept window starts on a human message so the model never sees an
+        answer without its question.
         """
         name = validate_username(username)
         sid = validate_session_id(session_id or DEFAULT_SESSION_ID)
@@ -134,8 +143,74 @@ class HistoryStore:
             if user_pk is None:
                 return []
             rows = await q.newest_messages(db, history_key(user_pk, sid), self._max_messages)
-        messages = [self.converter.from_sql_model(row) for row in rows]
-        return history_window(messages, self._max_tokens if max_tokens is None else max_tokens)
+        messages = conversation_order([self.converter.from_sql_model(row) for row in rows])
+        return history_window(
+            answered_turns(messages), self._max_tokens if max_tokens is None else max_tokens
+        )
+
+    async def start_exchange(
+        self,
+        username: str,
+        session_id: str | None,
+        *,
+        request_id: str | None,
+        question: str,
+        answer_message_id: str | None = None,
+    ) -> Turn:
+        """Store a turn's question as the turn starts; `finish_exchange` adds its answer.
+
+        A request id seen before in this session stores nothing and returns the ids of
+        that first attempt (`new` False): a client's retry never duplicates the question,
+        and its answer is stored under the first attempt's answer id.
+        """
+        name = validate_username(username)
+        sid = validate_session_id(session_id or DEFAULT_SESSION_ID)
+        if request_id is not None:
+            request_id = validate_message_id(request_id, "request id")
+        answer_id = validate_message_id(answer_message_id or str(uuid4()), "answer message id")
+        if len(question_id_for(answer_id)) > MAX_ID_CHARS:
+            raise ValueError(f"answer message id is longer than {MAX_ID_CHARS - 2} characters")
+        async with self._db.transaction() as db:
+            chat = await q.upsert_session(db, await q.upsert_user(db, name), sid)
+            if not await q.insert_exchange(db, chat.id, request_id, answer_id):
+                assert request_id is not None  # only a repeated request id conflicts
+                earlier = await q.exchange_answer_id(db, chat.id, request_id) or answer_id
+                return Turn(earlier, question_id_for(earlier), new=False)
+            human = HumanMessage(content=question, id=question_id_for(answer_id))
+            await q.append_messages(db, self.converter, chat, [human], make_title(question) or None)
+        return Turn(answer_id, question_id_for(answer_id), new=True)
+
+    async def finish_exchange(
+        self,
+        username: str,
+        session_id: str | None,
+        *,
+        answer_message_id: str,
+        answer: str,
+        incomplete: bool = False,
+    ) -> bool:
+        """Store the answer of a started turn; False when it has one already (a retry of a
+        finished turn) or its session was deleted meanwhile.
+
+        `incomplete` marks an answer whose stream failed or whose client left.
+        """
+        name = validate_username(username)
+        sid = validate_session_id(session_id or DEFAULT_SESSION_ID)
+        answer_id = validate_message_id(answer_message_id, "answer message id")
+        metadata: dict[str, object] = {IN_REPLY_TO: question_id_for(answer_id)}
+        if incomplete:
+            metadata["incomplete"] = True
+        ai = AIMessage(content=answer, id=answer_id, response_metadata=metadata)
+        async with self._db.transaction() as db:
+            user_pk = await q.find_user(db, name)
+            chat = None if user_pk is None else await q.find_session(db, user_pk, sid)
+            if chat is None:
+                return False
+            await q.lock_session(db, chat.id)
+            if await q.has_message(db, chat.history_key, answer_id):
+                return False
+            await q.append_messages(db, self.converter, chat, [ai], None)
+        return True
 
     async def record_exchange(
         self,
@@ -148,28 +223,25 @@ class HistoryStore:
         answer_message_id: str,
         incomplete: bool = False,
     ) -> bool:
-        """Store a question and its answer atomically; False if `request_id` was seen before.
+        """A whole turn (tools, tests): `start_exchange`, then `finish_exchange`.
 
-        `incomplete` marks an answer whose stream failed or whose client left.
+        True when this call stored the answer: False for a request id whose turn has its
+        answer already; a turn cut off after its question is completed.
         """
-        name = validate_username(username)
-        sid = validate_session_id(session_id or DEFAULT_SESSION_ID)
-        if request_id is not None:
-            request_id = validate_message_id(request_id, "request id")
-        answer_message_id = validate_message_id(answer_message_id, "answer message id")
-        human = HumanMessage(content=question, id=str(uuid4()))
-        ai = AIMessage(
-            content=answer,
-            id=answer_message_id,
-            response_metadata={"incomplete": True} if incomplete else {},
+        turn = await self.start_exchange(
+            username,
+            session_id,
+            request_id=request_id,
+            question=question,
+            answer_message_id=answer_message_id,
         )
-        async with self._db.transaction() as db:
-            chat = await q.upsert_session(db, await q.upsert_user(db, name), sid)
-            if not await q.insert_exchange(db, chat.id, request_id, answer_message_id):
-                return False
-            title = make_title(question) or None
-            await q.append_messages(db, self.converter, chat, [human, ai], title)
-        return True
+        return await self.finish_exchange(
+            username,
+            session_id,
+            answer_message_id=turn.answer_message_id,
+            answer=answer,
+            incomplete=incomplete,
+        )
 
     async def list_sessions(self, username: str, *, limit: int = 1000) -> list[SessionInfo]:
         """The user's sessions, most recently updated first."""
@@ -193,13 +265,17 @@ class HistoryStore:
             rows = await q.newest_messages(db, chat.history_key, self._max_messages)
             ids = [row.message_id for row in rows if row.message_id]
             feedback = await q.feedback_for(db, user_pk, ids)
-        stored = []
+        messages = []
         for row in rows:
             message = self.converter.from_sql_model(row)
-            mark = feedback.get(row.message_id or "")
+            message.id = message.id or str(row.id)  # a row SQLChatMessageHistory wrote
+            messages.append(message)
+        stored = []
+        for message in conversation_order(messages):
+            mark = feedback.get(message.id or "")
             stored.append(
                 StoredMessage(
-                    id=message.id or str(row.id),
+                    id=message.id or "",
                     role=message.type,
                     content=str(message.text),
                     incomplete=_is_incomplete(message),

@@ -17,7 +17,8 @@ REBUILD = "rebuild it with `ragchat ingest --rebuild PATH...`"
 
 
 class IndexUnavailable(RuntimeError):
-    """The index is missing, unreadable or unreachable; RAG routes answer 503, others work."""
+    """The index is unreadable or unreachable (or, for tools that only read, missing);
+    RAG routes answer 503, others work. A server reads a missing local index as empty."""
 
 
 def embedder_mismatch(recorded: str | None, current: str | None) -> str | None:

@@ -65,7 +65,9 @@ class LocalHybridIndex:
         reload_interval: float = 0.5,
         embedder: str | None = None,
     ) -> LocalHybridIndex:
-        """Open the index at `path`; with `create`, a missing index opens empty (for writers).
+        """Open the index at `path`; with `create`, a missing index opens empty (for writers,
+        and for a server before its first document: it reads the first version once one
+        is published).
 
         Raises IndexUnavailable if it is missing (and not `create`), unreadable, or written
         by another tokenizer or embedding model.
@@ -119,7 +121,7 @@ class LocalHybridIndex:
             except Exception as exc:  # any unreadable file means a corrupt index
                 self._signature = signature
                 self._unusable = exc
-                if self._snapshot is None:
+                if not self._read_from_disk():
                     raise self._unavailable() from exc
                 # The version in memory was readable by this process: serve it, and say why.
                 log.warning(
@@ -139,11 +141,19 @@ class LocalHybridIndex:
             return IndexUnavailable(f"the index at {self.path} {exc}")
         return IndexUnavailable(f"index at {self.path} is unreadable ({exc}); {REBUILD}")
 
+    def _read_from_disk(self) -> bool:
+        """Whether the version in memory was loaded or written here (not the empty stand-in
+        of a missing index): only such a version is served when a newer one is unusable."""
+        return self._snapshot is not None and bool(self._snapshot.version)
+
     def _current(self) -> Snapshot:
         self._reload()
         snapshot = self._snapshot
         if snapshot is None:
             raise IndexUnavailable(f"no index at {self.path}: ingest documents first")
+        if self._unusable is not None and not self._read_from_disk():
+            # An index that exists and cannot be read is down, not empty.
+            raise self._unavailable() from self._unusable
         return snapshot
 
     def snapshot(self) -> Snapshot:

@@ -23,6 +23,7 @@ from api.openai.request import parse_chat_request
 from api.openai.routes import openai_router
 from api.openai.schemas import ChatCompletionRequest
 from api.openai.stream import answer_events
+from chains.prompts import NO_PASSAGES_ANSWER
 from graph.build import build_graph
 from graph.options import STAGES
 from graph.resources import Resources
@@ -39,6 +40,7 @@ from tests.api.openai_fakes import (
     stream_chunks,
 )
 from tests.conftest import BreaksMidStream
+from tests.utils.index_states import unreadable_index
 
 URL = "/v1/chat/completions"
 
@@ -188,7 +190,8 @@ def test_llm_unavailable_before_the_first_token_is_a_503(settings: Settings) -> 
             assert error["type"] == "server_error" and "unavailable" in error["message"]
 
 
-def test_no_document_index_is_a_503_for_rag_models_only(settings: Settings) -> None:
+def test_an_unreadable_index_is_a_503_for_rag_models_only(settings: Settings) -> None:
+    unreadable_index(settings.index_dir)
     app = create_app(settings, Resources(settings=settings, llm=recording_llm()))
     with TestClient(app) as client:
         for stream in (False, True):
@@ -196,6 +199,19 @@ def test_no_document_index_is_a_503_for_rag_models_only(settings: Settings) -> N
             assert response.status_code == 503, response.text
             assert "index" in response.json()["error"]["message"]
         assert client.post(URL, json=ask(model="ragchat-formatted")).status_code == 200
+
+
+def test_a_fresh_deployment_without_documents_answers_that_they_hold_nothing(
+    settings: Settings,
+) -> None:
+    llm = recording_llm()
+    app = create_app(settings, Resources(settings=settings, llm=llm))  # no index folder yet
+    with TestClient(app) as client:
+        response = client.post(URL, json=ask(model="ragchat-rag"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["choices"][0]["message"]["content"] == NO_PASSAGES_ANSWER
+    assert body["sources"] == []
 
 
 def test_failure_mid_stream_is_an_error_event(settings: Settings) -> None:

@@ -18,6 +18,7 @@ from graph.resources import Resources
 from server import create_app
 from settings import Settings
 from tests.conftest import FakeChatModel, fake_chat_model, sse_events
+from tests.utils.index_states import empty_index, unreadable_index
 
 ENDPOINT_DOWN = "http://127.0.0.1:1"
 
@@ -82,10 +83,45 @@ def test_ready_names_what_is_down_and_health_stays_ok(settings: Settings) -> Non
         response = client.get("/ready")
         assert response.status_code == 503
         body = response.json()
-        assert body["status"] == "not ready: llm, index down"
+        assert body["status"] == "not ready: llm down"  # no index yet is an empty index
         assert body["checks"]["history"]["ok"] is True
         assert "could not be reached" in body["checks"]["llm"]["detail"]
         assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "detail"),
+    [
+        ("missing", 200, "local index empty: no documents yet (POST /documents or ragchat ingest)"),
+        ("empty", 200, "local index empty: no documents yet (POST /documents or ragchat ingest)"),
+        ("unreadable", 503, "the index cannot be read (see the server log)"),
+    ],
+)
+def test_ready_takes_a_missing_or_empty_index_and_refuses_an_unreadable_one(
+    settings: Settings, state: str, status: int, detail: str
+) -> None:
+    """A fresh deployment must get traffic, or nobody can upload its first documents."""
+    if state == "empty":
+        empty_index(settings.index_dir)
+    elif state == "unreadable":
+        unreadable_index(settings.index_dir)
+    with TestClient(create_app(settings, Resources(settings=settings, llm=fake_chat_model()))) as c:
+        response = c.get("/ready")
+    assert response.status_code == status, response.text
+    index = response.json()["checks"]["index"]
+    assert index["detail"] == detail and index["ok"] is (status == 200)
+    assert str(settings.data_dir) not in response.text
+
+
+def test_an_index_that_turns_unreadable_after_start_is_a_503_again(settings: Settings) -> None:
+    with TestClient(create_app(settings, Resources(settings=settings, llm=fake_chat_model()))) as c:
+        turn = {"input": {"question": "anything?", "username": "ops"}}
+        assert c.post("/rag/invoke", json=turn).status_code == 200  # missing: empty
+        unreadable_index(settings.index_dir)
+        # Refused before the stream starts, so with its status, not a 200 and an error event.
+        refused = c.post("/rag/stream", json=turn)
+        assert refused.status_code == 503, refused.text
+        assert "the document index is unavailable" in refused.json()["detail"]
 
 
 def test_ready_with_the_local_model_loaded_and_an_index(settings: Settings, tmp_path) -> None:
@@ -217,5 +253,5 @@ def test_ready_checks_redis_when_set_without_naming_its_address(settings: Settin
     body = response.json()
     assert body["checks"]["redis"] == {**body["checks"]["redis"], "ok": False}
     assert "127.0.0.1" not in response.text and "pw-7" not in response.text
-    assert "no index yet" in body["checks"]["index"]["detail"]
+    assert "empty" in body["checks"]["index"]["detail"]
     assert str(settings.data_dir) not in response.text

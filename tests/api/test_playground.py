@@ -20,6 +20,7 @@ from graph.resources import Resources
 from server import create_app
 from settings import Settings
 from tests.conftest import FAKE_ANSWER, FakeRetriever, fake_chat_model, sse_events
+from tests.utils.index_states import unreadable_index
 
 ROUTES = ["simple", "formatted", "history", "rag", "filtered_rag", "chat", "retrieve"]
 
@@ -104,11 +105,13 @@ def test_retrieve_stream_log_lists_the_scored_chunks(client: TestClient) -> None
 
 
 def test_a_failure_is_shown_in_the_playground_s_text(settings: Settings) -> None:
-    # No index under DATA_DIR: the graph's retrieval fails with IndexUnavailable.
+    # An index that cannot be read: the graph's retrieval fails with IndexUnavailable.
+    unreadable_index(settings.index_dir)
     with TestClient(create_app(settings, Resources(settings=settings, llm=fake_chat_model()))) as c:
         response = c.post("/chat/stream_log", json={"input": minimal_input("chat")})
     text = "".join(stream_log_state(response.text)["streamed_output"])
-    assert text.startswith("\n\n[error 503] the document index is unavailable: no index at")
+    assert text.startswith("\n\n[error 503] the document index is unavailable: index at")
+    assert "is unreadable" in text
 
 
 @pytest.mark.parametrize("endpoint", ["invoke", "stream", "stream_events", "stream_log", "batch"])
@@ -117,13 +120,14 @@ def test_a_malformed_filter_is_a_422_before_the_index_is_checked(
 ) -> None:
     bad = {**minimal_input("chat"), "filter": {"year": {"$regex": "20.."}}}
     body = {"inputs": [bad]} if endpoint == "batch" else {"input": bad}
-    resources = Resources(settings=settings, llm=fake_chat_model())  # no index anywhere
+    unreadable_index(settings.index_dir)
+    resources = Resources(settings=settings, llm=fake_chat_model())
     with TestClient(create_app(settings, resources)) as c:
         response = c.post(f"/chat/{endpoint}", json=body)
         assert response.status_code == 422, response.text
         assert "unknown filter operator '$regex' at 'year'" in response.text
         good = c.post("/chat/invoke", json={"input": minimal_input("chat")})
-    assert good.status_code == 503  # a well-formed request still meets the missing index
+    assert good.status_code == 503  # a well-formed request still meets the unreadable index
 
 
 def keyed_client(tmp_path: Path) -> TestClient:

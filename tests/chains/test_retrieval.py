@@ -21,6 +21,7 @@ from chains.retrieval import (
     reset_retrievers,
 )
 from settings import Settings
+from tests.utils.index_states import unreadable_index
 
 FAKE = DeterministicFakeEmbedding(size=16)
 
@@ -67,18 +68,29 @@ def test_bad_requests_raise_value_errors(retriever):
         retriever.search("x", filter={"year": {"$regex": "2"}})
 
 
-def test_missing_index_is_unavailable_until_one_is_written(settings):
+def test_a_missing_index_finds_nothing_until_one_is_written(settings):
     reset_retrievers()
     retriever = get_retriever(settings)
     assert get_retriever(settings) is retriever
     retriever._embeddings = FAKE
-    with pytest.raises(IndexUnavailable):
-        retriever.search("x")
+    assert retriever.search("x") == []  # a fresh deployment: empty, not unavailable
+    assert not settings.index_dir.exists()  # reading never creates it
     LocalHybridIndex.open(settings.index_dir, create=True).upsert(
         [Chunk("now there is text", {"source": "a.md", "chunk": 0})],
         FAKE.embed_documents(["now there is text"]),
     )
     assert retriever.search("text", mode="sparse")[0].page_content == "now there is text"
+    reset_retrievers()
+
+
+def test_an_unreadable_index_is_unavailable(settings):
+    reset_retrievers()
+    unreadable_index(settings.index_dir)
+    retriever = get_retriever(settings)
+    retriever._embeddings = FAKE
+    for _ in range(2):  # also once the broken manifest has been seen
+        with pytest.raises(IndexUnavailable, match="unreadable"):
+            retriever.search("x")
     reset_retrievers()
 
 

@@ -16,11 +16,14 @@ import pytest
 from langgraph.graph.state import CompiledStateGraph
 
 from chains.index.backend import IndexUnavailable
+from chains.prompts import NO_PASSAGES_ANSWER
+from chains.retrieval import reset_retrievers
 from settings import get_settings
+from tests.utils.index_states import unreadable_index
 from tests.utils.processes import REPO
 
 CONFIG = json.loads((REPO / "langgraph.json").read_text())
-FULL_CHAT_NODES = {"load_history", "condense", "retrieve", "generate", "save"}
+FULL_CHAT_NODES = {"load_history", "record_question", "condense", "retrieve", "generate", "save"}
 
 
 def load_graph_module(spec: str) -> tuple[ModuleType, str]:
@@ -78,10 +81,17 @@ async def test_the_graph_answers_once_with_the_local_model(
 
 
 @pytest.mark.slow
-async def test_the_graph_refuses_clearly_before_any_ingest(
-    chat_graph: CompiledStateGraph,
+async def test_the_graph_answers_before_any_ingest_that_the_documents_hold_nothing(
+    chat_graph: CompiledStateGraph, tmp_path: Path
 ) -> None:
-    """By design (the hardening issue): a missing index is a clear IndexUnavailable, which
-    the server maps to 503 on the RAG routes while /simple keeps working."""
-    with pytest.raises(IndexUnavailable, match="ingest"):
-        await chat_graph.ainvoke({"question": "Say hello.", "username": "tester"})
+    """A deployment before its first document answers, without sources (a missing index
+    is an empty one); only an index that cannot be read is IndexUnavailable."""
+    result = await chat_graph.ainvoke({"question": "Say hello.", "username": "tester"})
+    assert result["answer"] == NO_PASSAGES_ANSWER and result["documents"] == []
+    unreadable_index(tmp_path / "data" / "index")
+    reset_retrievers()
+    try:
+        with pytest.raises(IndexUnavailable, match="unreadable"):
+            await chat_graph.ainvoke({"question": "Say hello.", "username": "tester"})
+    finally:
+        reset_retrievers()

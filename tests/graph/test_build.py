@@ -27,10 +27,34 @@ def test_each_stage_has_the_nodes_it_needs() -> None:
     expected = {
         "simple": ["generate"],
         "formatted": ["generate"],
-        "history": ["load_history", "generate", "save"],
-        "rag": ["load_history", "condense", "retrieve", "focus", "generate", "save"],
-        "filtered_rag": ["load_history", "condense", "retrieve", "focus", "generate", "save"],
-        "chat": ["load_history", "condense", "retrieve", "focus", "generate", "save"],
+        "history": ["load_history", "record_question", "generate", "save"],
+        "rag": [
+            "load_history",
+            "record_question",
+            "condense",
+            "retrieve",
+            "focus",
+            "generate",
+            "save",
+        ],
+        "filtered_rag": [
+            "load_history",
+            "record_question",
+            "condense",
+            "retrieve",
+            "focus",
+            "generate",
+            "save",
+        ],
+        "chat": [
+            "load_history",
+            "record_question",
+            "condense",
+            "retrieve",
+            "focus",
+            "generate",
+            "save",
+        ],
     }
     for stage, nodes in expected.items():
         graph = build_graph(STAGES[stage], Resources(settings=Settings(), llm=fake_model("x")))

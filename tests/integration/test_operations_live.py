@@ -21,6 +21,7 @@ from frontend.errors import readable_detail
 from settings import bundled_gguf_path
 from stack import running
 from stack_plan import llm_server
+from tests.utils.index_states import unreadable_index
 from tests.utils.processes import REPO, backend, free_port, serving
 
 pytestmark = pytest.mark.integration
@@ -107,7 +108,7 @@ FAULTS = {
         503,
         "history database is unavailable",
     ),
-    "index missing": (
+    "index unreadable": (  # a missing index is an empty one: that answers
         {},
         "rag",
         {"question": "hello", "username": "ops"},
@@ -123,6 +124,8 @@ def test_each_fault_reads_the_same_on_invoke_stream_and_stream_events(
 ) -> None:
     env, stage, question, status, words = FAULTS[fault]
     env = {k: v.format(closed=free_port()) for k, v in env.items()}
+    if fault == "index unreadable":
+        unreadable_index(tmp_path / "data" / "index")  # the DATA_DIR `backend` gives it
     with backend(tmp_path, **env) as url:
         seen = three_ways(url, stage, question)
     assert set(seen.values()) == {seen["invoke"]}, seen
@@ -229,3 +232,32 @@ def test_two_workers_report_through_one_metrics(tmp_path: Path) -> None:
         if sample.name == "ragchat_requests_total" and sample.labels.get("route") == "/health"
     )
     assert total >= requests, text  # the supervisor's readiness polls add a few
+
+
+def test_a_fresh_deployment_is_ready_answers_and_takes_its_first_document(
+    tmp_path: Path,
+) -> None:
+    """No documents yet: /ready 200 ("empty"), /rag answers without sources, and the first
+    upload through POST /documents makes the index hold it, without a restart."""
+    from chains.prompts import NO_PASSAGES_ANSWER
+
+    with backend(tmp_path) as url:
+        ready = wait_for_ready(url, 200)
+        assert "empty" in ready["checks"]["index"]["detail"], ready
+        turn = {"question": "What is a venv?", "username": "ops"}
+        answered = httpx.post(f"{url}/rag/invoke", json={"input": turn}, timeout=120)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["output"]["answer"] == NO_PASSAGES_ANSWER
+        assert answered.json()["output"].get("documents", []) == []
+
+        sample = (REPO / "samples/tutorial/venv.md").read_bytes()
+        upload = httpx.post(f"{url}/documents", files=[("files", ("venv.md", sample))], timeout=60)
+        assert upload.status_code == 202, upload.text
+        job_id = upload.json()["jobs"][0]["id"]
+        deadline = time.monotonic() + 300
+        while (job := httpx.get(f"{url}/jobs/{job_id}", timeout=30).json())["state"] != "done":
+            assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+            time.sleep(0.5)
+        time.sleep(3.5)  # past /ready's 3 s cache
+        ready = wait_for_ready(url, 200)
+        assert "chunks" in ready["checks"]["index"]["detail"], ready
