@@ -27,7 +27,7 @@ from api.agent_protocol.serialize import sse
 from api.agent_protocol.streaming import GraphRun, stream_parts
 from api.errors import status_for
 from api.identity import client_user
-from api.middleware import note_stage
+from api.middleware import count_tokens, note_stage
 from api.schemas import stage_schemas
 from chains.history import SessionNotFound, ThreadRecords
 from graph.build import build_graph
@@ -125,6 +125,8 @@ def run_router(
         try:
             yield sse("metadata", {"run_id": run.run_id, "attempt": 1})
             async for event, data in registry.consume(run):
+                if event == "messages":
+                    count_tokens()  # the access log's tokens and time to first token
                 yield sse(event, data)
         except Exception as exc:  # noqa: BLE001 - told in-band: the status was sent
             code, message = status_for(exc) or (500, "internal server error")
