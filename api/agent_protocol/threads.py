@@ -24,6 +24,7 @@ from api.agent_protocol.schemas import (
 from api.errors import ThreadBusy
 from api.identity import client_user
 from chains.history import SessionNotFound, ThreadRecords
+from chains.history.threads import SEARCH_WINDOW
 from graph.resources import Resources
 
 
@@ -63,21 +64,15 @@ def thread_router(registry: RunRegistry, dependencies: list[Any]) -> APIRouter:
         """The caller's threads, newest first, whose metadata holds every pair of `metadata`."""
         user = client_user(request)
         found = await records.search(
-            user,
-            metadata=body.metadata,
-            ids=body.ids,
-            limit=1000 if body.status else body.limit,
-            offset=0 if body.status else body.offset,
+            user, metadata=body.metadata, ids=body.ids, limit=SEARCH_WINDOW
         )
-        threads = []
-        for info in found:
-            state = status(user, info.thread_id)
-            if body.status is None or body.status == state:
-                messages = await records.messages(user, info.thread_id)
-                threads.append(thread_object(info, messages, state))
-        if body.status is not None:
-            threads = threads[body.offset : body.offset + body.limit]
-        return threads
+        matching = [info for info in found if body.status in (None, status(user, info.thread_id))]
+        return [
+            thread_object(
+                info, await records.messages(user, info.thread_id), status(user, info.thread_id)
+            )
+            for info in matching[body.offset : body.offset + body.limit]
+        ]
 
     @router.delete("/threads/{thread_id}", status_code=204)
     async def delete_thread(request: Request, thread_id: ThreadId, records: Records) -> Response:
@@ -87,11 +82,6 @@ def thread_router(registry: RunRegistry, dependencies: list[Any]) -> APIRouter:
             raise ThreadBusy(f"thread {thread_id!r} has a run in progress; cancel it first")
         await records.delete(user, thread_id)
         return Response(status_code=204)
-
-    @router.get("/threads/{thread_id}/state")
-    async def get_state(request: Request, thread_id: ThreadId, records: Records) -> dict:
-        """The stored conversation as the thread's state (`values.messages`)."""
-        return await state_at(request, thread_id, None, records)
 
     async def state_at(
         request: Request, thread_id: str, checkpoint_id: str | None, records: ThreadRecords
@@ -105,6 +95,11 @@ def thread_router(registry: RunRegistry, dependencies: list[Any]) -> APIRouter:
             if state["checkpoint"]["checkpoint_id"] == checkpoint_id:
                 return state
         raise SessionNotFound(f"no checkpoint {checkpoint_id!r} in thread {thread_id!r}")
+
+    @router.get("/threads/{thread_id}/state")
+    async def get_state(request: Request, thread_id: ThreadId, records: Records) -> dict:
+        """The stored conversation as the thread's state (`values.messages`)."""
+        return await state_at(request, thread_id, None, records)
 
     @router.post("/threads/{thread_id}/state/checkpoint")
     async def get_state_at_checkpoint(
