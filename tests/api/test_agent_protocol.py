@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.agent_protocol.registry import RunRegistry
 from graph.resources import Resources
@@ -166,3 +167,18 @@ def test_a_run_cancelled_before_it_starts_still_ends_its_stream() -> None:
         return parts
 
     assert asyncio.run(asyncio.wait_for(scenario(), 5)) == []
+
+
+def test_the_servers_guards_apply_key_rate_limit_and_body_size(settings: Settings) -> None:
+    guarded = settings.model_copy(
+        update={"rate_limit_per_minute": 3, "api_keys": SecretStr("ada:sk-ada-1")}
+    )
+    resources = Resources(settings=guarded, llm=fake_chat_model(), retriever=FakeRetriever())
+    with TestClient(create_app(guarded, resources)) as client:
+        assert client.post("/threads/search", json={}).status_code == 401
+        key = {"X-Api-Key": "sk-ada-1"}
+        too_big = {"assistant_id": "simple", "input": {"question": "x" * guarded.max_body_bytes}}
+        assert client.post("/runs/wait", json=too_big, headers=key).status_code == 413
+        codes = [client.post("/threads/search", json={}, headers=key) for _ in range(4)]
+        assert [r.status_code for r in codes][-1] == 429
+        assert "rate limit" in codes[-1].json()["detail"] and "retry-after" in codes[-1].headers
