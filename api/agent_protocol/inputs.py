@@ -30,6 +30,7 @@ class RunInput:
 
     payload: dict[str, Any]
     earlier: list[BaseMessage]  # a stateless run's history, from its input messages
+    question_id: str | None = None  # the id a UI gave its message, kept in `values`
 
 
 def _refuse(loc: tuple[str, ...], message: str) -> RequestValidationError:
@@ -90,9 +91,13 @@ def run_input(
     the server-owned fields: the acting user, and the thread as the session."""
     fields = {k: v for k, v in (raw or {}).items() if k not in SERVER_OWNED}
     earlier: list[BaseMessage] = []
+    question_id = None
     if "messages" in fields:
-        question, earlier = _from_messages(fields.pop("messages"))
+        messages = fields.pop("messages")
+        question, earlier = _from_messages(messages)
         fields.setdefault("question", question)
+        last = [m for m in messages if _role(m) in HUMAN_ROLES][-1]
+        question_id = str(last["id"])[:128] if last.get("id") else None
     if "question" not in fields:
         raise _refuse((), "give a 'question', or 'messages' ending with a user message")
     if "username" in model.model_fields:
@@ -110,5 +115,5 @@ def run_input(
         window = history_window(
             earlier[-settings.max_history_messages :], settings.history_max_tokens
         )
-        return RunInput(payload, window)
-    return RunInput(payload, [])
+        return RunInput(payload, window, question_id)
+    return RunInput(payload, [], question_id)

@@ -1,8 +1,9 @@
 """Runs in progress: each in an asyncio task of its own, at most one per thread.
 
-A run's task is not the request's: a cancel request (or the client leaving) cancels the
-task once, as a plain asyncio cancellation, so LangGraph unwinds properly and the
-`generate` node keeps the partial answer, marked incomplete (see `graph/nodes.py`).
+A run's task is not the request's: a cancel request (or the client leaving, unless the
+run asked for `on_disconnect: "continue"`) cancels the task once, as a plain asyncio
+cancellation, so LangGraph unwinds properly and the `generate` node keeps the partial
+answer, marked incomplete (see `graph/nodes.py`).
 Starlette's own cancellation of a response goes through an anyio cancel scope that
 would cut that cleanup short (the reason for `api.langserve_stream.in_own_task`).
 

@@ -50,8 +50,6 @@ def refuse_unsupported(body: RunCreate) -> None:
     """422 for what would change a run and that ragchat does not do, never ignored."""
     if body.multitask_strategy not in (None, "reject"):
         raise _unprocessable("only multitask_strategy 'reject' is supported")
-    if body.on_disconnect not in (None, "cancel"):
-        raise _unprocessable("only on_disconnect 'cancel' is supported: a run needs its client")
     if body.command or body.interrupt_before or body.interrupt_after:
         raise _unprocessable("ragchat's graphs have no interrupts: command is not supported")
     if body.checkpoint or body.checkpoint_id:
@@ -103,6 +101,8 @@ def run_router(
             "metadata": {**(body.metadata or {}), "user": user, "thread_id": thread_id},
         }
         graph_run = GraphRun(graph, checked.payload, config, body.modes, earlier)
+        if checked.question_id:
+            graph_run.question_id = checked.question_id
         return registry.start(user, thread_id, stream_parts(graph_run)), graph_run
 
     async def thread_messages(
@@ -121,7 +121,7 @@ def run_router(
         )
         return await records.messages(user, thread_id)
 
-    async def events(run: ActiveRun) -> AsyncIterator[bytes]:
+    async def events(run: ActiveRun, keep_running: bool) -> AsyncIterator[bytes]:
         try:
             yield sse("metadata", {"run_id": run.run_id, "attempt": 1})
             async for event, data in registry.consume(run):
@@ -136,12 +136,14 @@ def run_router(
                 "error", {"error": type(exc).__name__, "message": message, "status_code": code}
             )
         finally:
-            await registry.stop(run)  # the client left or the run ended: never run on alone
+            if not keep_running:  # the client left (or the run ended): stop it with the stream
+                await registry.stop(run)
 
     async def stream(request: Request, body: RunCreate, thread_id: str | None) -> Response:
         run, _ = await start(request, body, thread_id)
         headers = {**STREAM_HEADERS, "Content-Location": run.location}
-        return StreamingResponse(events(run), media_type="text/event-stream", headers=headers)
+        body_stream = events(run, keep_running=body.on_disconnect == "continue")
+        return StreamingResponse(body_stream, media_type="text/event-stream", headers=headers)
 
     async def wait(request: Request, body: RunCreate, thread_id: str | None) -> Response:
         run, graph_run = await start(request, body, thread_id)

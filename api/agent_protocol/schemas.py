@@ -75,7 +75,9 @@ class RunCreate(Body):
     stream_mode: StreamMode | list[StreamMode] = "values"
     multitask_strategy: str | None = Field(None, max_length=32)
     if_not_exists: Literal["create", "reject"] = "reject"
-    on_disconnect: str | None = Field(None, max_length=32)
+    # What a client that leaves a stream does to its run: stop it (the default), or let it
+    # finish and store its turn (what agent-chat-ui asks for, with resumable streams).
+    on_disconnect: Literal["cancel", "continue"] = "cancel"
     # Present only to be refused: ragchat's graph has no interrupts or checkpoints.
     command: dict[str, Any] | None = None
     interrupt_before: Any = None

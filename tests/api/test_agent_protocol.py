@@ -105,7 +105,7 @@ def test_thread_history_has_one_state_per_turn_and_each_checkpoint_can_be_read(
     ("change", "named"),
     [
         ({"multitask_strategy": "interrupt"}, "multitask_strategy"),
-        ({"on_disconnect": "continue"}, "on_disconnect"),
+        ({"on_disconnect": "later"}, "on_disconnect"),
         ({"command": {"resume": "yes"}}, "command"),
         ({"checkpoint_id": "abc"}, "checkpoint"),
         ({"stream_mode": ["events", "values"]}, "events"),
@@ -182,3 +182,25 @@ def test_the_servers_guards_apply_key_rate_limit_and_body_size(settings: Setting
         codes = [client.post("/threads/search", json={}, headers=key) for _ in range(4)]
         assert [r.status_code for r in codes][-1] == 429
         assert "rate limit" in codes[-1].json()["detail"] and "retry-after" in codes[-1].headers
+
+
+def test_agent_chat_uis_request_runs_and_its_thread_is_listed_by_graph(client: TestClient) -> None:
+    """The body agent-chat-ui's useStream sends: typed content blocks, its own message id,
+    values only, subgraphs, a resumable stream that continues when the page leaves."""
+    tid = new_thread(client)
+    human = {"id": "ui-1", "type": "human", "content": [{"type": "text", "text": "Hi there"}]}
+    body = {
+        "assistant_id": "chat",
+        "input": {"messages": [human]},
+        "stream_mode": ["values"],
+        "stream_subgraphs": True,
+        "stream_resumable": True,
+        "on_disconnect": "continue",
+    }
+    response = client.post(f"/threads/{tid}/runs/stream", json=body)
+    assert response.status_code == 200, response.text
+    values = [json.loads(e["data"]) for e in sse_events(response.text) if e["event"] == "values"]
+    assert values[-1]["messages"][0]["id"] == "ui-1"
+    assert [m["type"] for m in values[-1]["messages"]] == ["human", "ai"]
+    listed = run(client, "/threads/search", metadata={"graph_id": "chat"}, limit=100)
+    assert [t["thread_id"] for t in listed] == [tid]

@@ -255,6 +255,45 @@ def test_a_busy_thread_refuses_a_second_run_and_a_run_can_be_cancelled(slow_url:
     asyncio.run(scenario())
 
 
+async def until_idle(sdk: Any, tid: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while (await sdk.threads.get(tid))["status"] != "idle":
+        assert time.monotonic() < deadline, "the run did not end"
+        await asyncio.sleep(0.2)
+
+
+def test_a_run_asked_to_continue_finishes_after_its_client_leaves(slow_url: str) -> None:
+    async def scenario() -> None:
+        sdk = client(slow_url)
+        tid = (await sdk.threads.create())["thread_id"]
+        stream = sdk.runs.stream(
+            tid, "chat", input=ASK, stream_mode="messages-tuple", on_disconnect="continue"
+        )
+        await first_token(stream)
+        await stream.aclose()  # the page is closed; the slow fake model needs 16 s more
+        assert (await sdk.threads.get(tid))["status"] == "busy"
+        await until_idle(sdk, tid)
+        rows = session_rows(slow_url, tid)
+        assert [r["role"] for r in rows] == ["human", "ai"] and rows[1]["incomplete"] is False
+        assert rows[1]["content"].count("word") == 400  # the whole answer
+
+    asyncio.run(scenario())
+
+
+def test_by_default_a_client_that_leaves_stops_its_run(slow_url: str) -> None:
+    async def scenario() -> None:
+        sdk = client(slow_url)
+        tid = (await sdk.threads.create())["thread_id"]
+        stream = sdk.runs.stream(tid, "chat", input=ASK, stream_mode="messages-tuple")
+        await first_token(stream)
+        await stream.aclose()
+        await until_idle(sdk, tid, seconds=8)  # the fake model alone would take 16 s more
+        rows = session_rows(slow_url, tid)
+        assert [r["role"] for r in rows] == ["human", "ai"] and rows[1]["incomplete"] is True
+
+    asyncio.run(scenario())
+
+
 def test_with_keys_on_each_user_sees_and_runs_only_their_threads(tmp_path: Path) -> None:
     keys = "alice:sk-alice-1,bob:sk-bob-1"
     with agent_backend(tmp_path, factory="slow_app", API_KEYS=keys) as url:
