@@ -21,7 +21,13 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
-from chains.history import DatabaseUnavailable, HistoryError, MessageNotFound, SessionNotFound
+from chains.history import (
+    DatabaseUnavailable,
+    HistoryError,
+    MessageNotFound,
+    SessionNotFound,
+    ThreadExists,
+)
 from chains.index.backend import IndexUnavailable
 from chains.index.filters import InvalidSearch
 from chains.llm import LLMTimeout, LLMUnavailable
@@ -32,9 +38,25 @@ log = logging.getLogger("ragchat.errors")
 LLM_UNREACHABLE = "the LLM endpoint could not be reached (provider: endpoint/huggingface)"
 LLM_TOO_SLOW = "the LLM endpoint did not answer within LLM_TIMEOUT_SECONDS"
 
+
+class ThreadBusy(Exception):
+    """A run is already in progress on the thread (the Agent Protocol's `reject` strategy)."""
+
+
+class RunNotFound(Exception):
+    """No run of that id is in progress on the caller's thread."""
+
+
+class AssistantNotFound(Exception):
+    """No assistant (stage graph) of that id or graph id."""
+
+
 # Every exception type `status_for` knows; each gets the same handler.
 KNOWN_FAILURES: tuple[type[BaseException], ...] = (
     HistoryError,
+    ThreadBusy,
+    RunNotFound,
+    AssistantNotFound,
     IndexUnavailable,
     InvalidSearch,
     LLMUnavailable,
@@ -49,8 +71,10 @@ KNOWN_FAILURES: tuple[type[BaseException], ...] = (
 
 def status_for(exc: BaseException) -> tuple[int, str] | None:
     """(status, message for the client) for a known failure, None for anything else."""
-    if isinstance(exc, SessionNotFound | MessageNotFound):
+    if isinstance(exc, SessionNotFound | MessageNotFound | RunNotFound | AssistantNotFound):
         return 404, str(exc)
+    if isinstance(exc, ThreadBusy | ThreadExists):
+        return 409, str(exc)
     if isinstance(exc, DatabaseUnavailable):
         # The detail (host, driver reason) goes to the log, not to clients.
         log.error("history database unavailable: %s", exc)

@@ -71,9 +71,16 @@ class ApiKeys:
 
 
 def bearer_token(request: Request) -> str | None:
+    """The key of `Authorization: Bearer <key>`, or of `X-Api-Key: <key>`.
+
+    LangGraph's clients (`langgraph_sdk`, `RemoteGraph`, agent-chat-ui) send their key
+    as `x-api-key` and refuse to set that header any other way.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key", "").strip() or None
 
 
 def wants_a_page(request: Request) -> bool:
@@ -97,7 +104,7 @@ def resolve_identity(request: Request, keys: ApiKeys) -> str | None:
         )
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,
-        "missing API key: send 'Authorization: Bearer <key>'"
+        "missing API key: send 'Authorization: Bearer <key>' (or 'X-Api-Key: <key>')"
         if token is None
         else "invalid API key",
         headers={"WWW-Authenticate": "Bearer"},
@@ -127,5 +134,30 @@ def acting_user(request: Request, username: str | None) -> str:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "username is required")
     try:
         return validate_username(username)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+USER_HEADER = "X-Ragchat-User"
+ANONYMOUS_USER = "anonymous"
+
+
+def client_user(request: Request) -> str:
+    """The user an Agent Protocol call acts for: the key's user when auth is on.
+
+    With auth off, the `X-Ragchat-User` header names the user (what `username` does on
+    the other routes: LangGraph's requests have no body field for it, and GETs no body),
+    else every call is `anonymous`, so agent-chat-ui and Studio work without setup.
+    """
+    from chains.history import validate_username
+
+    authenticated = getattr(request.state, "user", None)
+    if authenticated is not None:
+        return str(authenticated)
+    named = request.headers.get(USER_HEADER)
+    if named is None:
+        return ANONYMOUS_USER
+    try:
+        return validate_username(named)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

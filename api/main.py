@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.agent_protocol.routes import agent_protocol_router
 from api.guards import build_guards
 from api.identity import ApiKeys
 from api.openai.routes import openai_router
@@ -34,3 +35,4 @@ def include_routes(
     app.include_router(index_router(resources, guards.rest))
     app.include_router(documents_router(settings, documents, guards.rest))
     app.include_router(openai_router(settings, resources, guards.rest))
+    app.include_router(agent_protocol_router(settings, resources, guards.rest))

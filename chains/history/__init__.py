@@ -8,12 +8,14 @@ from chains.history.models import (
     SessionInfo,
     SessionNotFound,
     StoredMessage,
+    ThreadExists,
     validate_comment,
     validate_message_id,
     validate_session_id,
     validate_username,
 )
 from chains.history.store import HistoryStore, history_window
+from chains.history.threads import ThreadInfo, ThreadRecords
 
 __all__ = [
     "DEFAULT_SESSION_ID",
@@ -24,6 +26,9 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "StoredMessage",
+    "ThreadExists",
+    "ThreadInfo",
+    "ThreadRecords",
     "history_window",
     "validate_comment",
     "validate_message_id",

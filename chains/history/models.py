@@ -38,6 +38,10 @@ class MessageNotFound(HistoryError):
     """No message with that id in any of the user's sessions."""
 
 
+class ThreadExists(HistoryError):
+    """The user already has a session with the thread id a client asked to create."""
+
+
 class DatabaseUnavailable(HistoryError):
     """The database cannot be reached or written; retrying later may succeed."""
 

@@ -20,6 +20,7 @@ from chains.history.tables import (
     FeedbackRow,
     MessageConverter,
     MessageRow,
+    ThreadRow,
     UserRow,
     history_key,
     utcnow,
@@ -223,4 +224,5 @@ async def delete_sessions(db: AsyncSession, user_pk: int, chat_pks: Sequence[int
     )
     await _delete(db, delete(MessageRow).where(MessageRow.session_id.in_(keys)))
     await _delete(db, delete(ExchangeRow).where(ExchangeRow.chat_session_id.in_(chat_pks)))
+    await _delete(db, delete(ThreadRow).where(ThreadRow.chat_session_id.in_(chat_pks)))
     await _delete(db, delete(ChatSessionRow).where(ChatSessionRow.id.in_(chat_pks)))

@@ -115,6 +115,16 @@ class HistoryStore:
         """The shared engine (for health checks and LangChain's SQLChatMessageHistory)."""
         return self._db.engine
 
+    @property
+    def database(self) -> HistoryDatabase:
+        """Engine and transactions, for stores that share these tables (`ThreadRecords`)."""
+        return self._db
+
+    @property
+    def max_messages(self) -> int:
+        """How many of a session's newest messages any read returns (MAX_HISTORY_MESSAGES)."""
+        return self._max_messages
+
     async def start(self) -> None:
         """Create the engine and any missing tables and indexes."""
         await self._db.start()

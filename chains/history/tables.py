@@ -79,6 +79,21 @@ class ChatSessionRow(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ThreadRow(Base):
+    """What the Agent Protocol adds to a session to make it a thread: its metadata.
+
+    A thread IS a session (owner, id, timestamps and messages are the session's); this row
+    exists only for sessions a LangGraph client created or ran, and goes with its session.
+    """
+
+    __tablename__ = "agent_threads"
+
+    chat_session_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    metadata_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
 class MessageRow(Base):
     """SQLChatMessageHistory's message model, plus an indexed copy of the message id."""
 
