@@ -41,6 +41,13 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 _NOT_LIMITED = frozenset({"/", "/health", "/ready", "/metrics"})
 _SIGN_IN = frozenset({"/login", "/logout"})  # rate-limited, but open to anyone
 _STAGE_RUN = re.compile(r"^/(?!retrieve/)[a-z_]+/(invoke|batch|stream|stream_events|stream_log)$")
+# The Agent Protocol (api/agent_protocol): a run on a thread or stateless, and what names one.
+_AGENT_RUN = re.compile(r"^(/threads/\{thread_id\})?/runs/(stream|wait)$")
+_AGENT_NAMED = {
+    "{thread_id}": "no such thread for this user",
+    "{assistant_id}": "no such assistant (one per stage graph)",
+    "{run_id}": "no such run on this thread",
+}
 
 _BY_BODY = {
     400: "the body cannot be read: not UTF-8, or a malformed multipart body",
@@ -79,6 +86,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     },
     ("GET", "/v1/models/{model_id}"): {404: "unknown model"},
     ("POST", "/v1/chat/completions"): {400: "invalid or unsupported request", 404: "unknown model"},
+    ("POST", "/threads"): {409: "a thread with this id exists (if_exists: raise)"},
 }
 
 
@@ -95,6 +103,14 @@ def statuses_for(method: str, path: str, operation: dict[str, Any]) -> dict[int,
             found[401] = "missing or invalid API key (when API_KEYS is set)"
     if method == "POST" and (_STAGE_RUN.match(path) or path == "/v1/chat/completions"):
         found |= _LLM
+    if _AGENT_RUN.match(path):
+        found[404] = "no such assistant, or no such thread for this user"
+        found |= _LLM
+        if path.startswith("/threads/"):
+            found[409] = "the thread has a run in progress (multitask_strategy reject)"
+    for marker, description in _AGENT_NAMED.items():
+        if marker in path:
+            found.setdefault(404, description)
     found |= ROUTE_ERRORS.get((method, path), {})
     return found
 
