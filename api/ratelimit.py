@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from fastapi import HTTPException, Request, status
 
 from api import metrics
+from api.body import is_json, media_type
 from settings import Settings
 
 
@@ -92,8 +93,7 @@ async def _body_username(request: Request) -> str | None:
     """
     if request.method != "POST":
         return request.query_params.get("username")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
+    if not is_json(media_type(request)):
         return None
     try:
         payload = await request.json()
