@@ -5,8 +5,9 @@ apart: a document vector (saturated term frequency, no idf) stored at upsert, an
 vector (idf) sent per request. bm25s folds idf into its stored scores. bm25s still does the
 tokenizing (its regex and English stopwords; nothing to download), with PyStemmer's
 English Snowball stemmer so "sorting" finds "sorted". A chunk is indexed with its
-document's title in front, as a search engine indexes a title field: the words a page is
-about are often only in its title. docs/retrieval.md has what each choice measured.
+document's title and its section's heading path in front, as a search engine indexes
+title fields: the words a page is about (a product, a release number, a date) are often
+only in its title and headings. docs/retrieval.md has what each choice measured.
 
 Scale: document weights are `tf*(k1+1)/(tf + k1*(1-b+b*len/avgdl)) / (k1+1)`, in [0, 1);
 query weights are the idf of each distinct query term divided by their sum. Their dot
@@ -31,7 +32,23 @@ from chains.index.chunks import Chunk
 K1 = 1.2
 B = 0.75
 # Stored in index manifests: an index tokenized differently must be rebuilt, not mixed.
-TOKENIZER = "bm25s-en-stopwords+snowball-en+title/2"
+TOKENIZER = "bm25s-en-stopwords+snowball-en+title+section/3"
+# What changed since an older tokenizer, for the message that asks to rebuild.
+TOKENIZER_CHANGES = {
+    "bm25s-en-stopwords+snowball-en+title/2": (
+        "chunks now record their section headings, and BM25 indexes them"
+    ),
+}
+
+
+def tokenizer_mismatch(recorded: object) -> str | None:
+    """Why an index tokenized by `recorded` cannot be searched here, or None if it can."""
+    if recorded == TOKENIZER:
+        return None
+    why = TOKENIZER_CHANGES.get(str(recorded))
+    reason = f" ({why})" if why else ""
+    return f"was built with tokenizer {recorded!r}, this version uses {TOKENIZER!r}{reason}"
+
 
 _local = threading.local()  # PyStemmer objects are not safe to share between threads
 
@@ -54,16 +71,25 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [[t for t in doc if t] for doc in tokens]
 
 
-def indexed_text(text: str, title: object) -> str:
-    """What BM25 sees of a chunk: its document's title, then the chunk (title once)."""
-    if not isinstance(title, str) or not title or text.startswith(title):
-        return text
-    return f"{title}\n\n{text}"
+def indexed_text(text: str, title: object, section: object = "") -> str:
+    """What BM25 sees of a chunk: its document's title, its heading path, then the chunk.
+
+    The title is left out when the chunk starts with it (a page's first chunk): once is
+    enough for BM25's term frequency.
+    """
+    fields = [
+        value
+        for value in (title, section)
+        if isinstance(value, str) and value and not text.startswith(value)
+    ]
+    return "\n\n".join([*fields, text])
 
 
 def document_tokens(chunks: Iterable[Chunk]) -> list[list[str]]:
-    """BM25 tokens of each chunk, title included; both backends index exactly these."""
-    return tokenize([indexed_text(c.text, c.metadata.get("title")) for c in chunks])
+    """BM25 tokens of each chunk, title and headings included; both backends index these."""
+    return tokenize(
+        [indexed_text(c.text, c.metadata.get("title"), c.metadata.get("section")) for c in chunks]
+    )
 
 
 def token_hash(token: str) -> int:
