@@ -19,6 +19,7 @@ which a Pinecone query could not do.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -32,11 +33,11 @@ from chains.index.chunks import Chunk
 K1 = 1.2
 B = 0.75
 # Stored in index manifests: an index tokenized differently must be rebuilt, not mixed.
-TOKENIZER = "bm25s-en-stopwords+snowball-en+title+section/3"
+TOKENIZER = "bm25s-en-stopwords+snowball-en+versions+title+section/3"
 # What changed since an older tokenizer, for the message that asks to rebuild.
 TOKENIZER_CHANGES = {
     "bm25s-en-stopwords+snowball-en+title/2": (
-        "chunks now record their section headings, and BM25 indexes them"
+        "chunks now record their section headings, and BM25 indexes them and version numbers"
     ),
 }
 
@@ -50,6 +51,9 @@ def tokenizer_mismatch(recorded: object) -> str | None:
     return f"was built with tokenizer {recorded!r}, this version uses {TOKENIZER!r}{reason}"
 
 
+# "3.11", "12.22.0", "v4.4.0" (captured without the v); not part of a longer dotted word.
+_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+)(?![\w]|\.\d)")
+
 _local = threading.local()  # PyStemmer objects are not safe to share between threads
 
 
@@ -61,14 +65,22 @@ def _stem_words(words: list[str]) -> list[str]:
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed word tokens without English stopwords."""
+    """Lower-cased, stemmed word tokens without English stopwords, and version numbers.
+
+    bm25s's words have two characters or more, so "4.4.0" would leave no token at all and
+    "12.22.0" only "12" and "22"; each version number is also one token of its own
+    ("v4.4.0" and "4.4.0" alike), so a question naming a release finds its heading.
+    """
     if not texts:
         return []
     tokens = bm25s.tokenize(
         texts, stopwords="en", stemmer=_stem_words, return_ids=False, show_progress=False
     )
     # bm25s returns [""] for a text with no tokens; an empty list is what we mean.
-    return [[t for t in doc if t] for doc in tokens]
+    return [
+        [t for t in doc if t] + _VERSION.findall(text)
+        for doc, text in zip(tokens, texts, strict=True)
+    ]
 
 
 def indexed_text(text: str, title: object, section: object = "") -> str:
