@@ -13,7 +13,7 @@ import pytest
 from chains.index.backend import IndexUnavailable
 from chains.index.chunks import Chunk, chunk_id
 from chains.index.local import LocalHybridIndex
-from chains.index.sparse import document_tokens, indexed_text
+from chains.index.sparse import document_tokens, indexed_text, tokenize
 
 DIM = 8
 
@@ -288,3 +288,11 @@ def test_an_index_from_before_section_headings_asks_for_a_rebuild_and_says_why(i
     manifest_path.write_text(json.dumps({**manifest, "tokenizer": old}))
     with pytest.raises(IndexUnavailable, match="section headings.*ingest --rebuild"):
         LocalHybridIndex.open(tmp_path / "index")
+
+
+def test_a_version_is_one_token_whatever_its_prefix():
+    assert tokenize(["Fixed in v4.4.0.", "date-fns 4.4.0", "Python 3.11"]) == [
+        ["fix", "v4", "4.4.0"],
+        ["date", "fns", "4.4.0"],
+        ["python", "11", "3.11"],
+    ]
