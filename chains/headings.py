@@ -1,10 +1,10 @@
 """Where each part of a document sits: its sections and their heading paths.
 
 A document is cut into `Section`s at its headings (HTML `h1`…`h6`, Markdown `#` and
-underlined headings, reST titles, a PDF's outline); each carries the path of headings
-above it (`("Release 15.16", "Bug fixes")`), which ingest records on every chunk, BM25
-indexes and the prompt shows. A section's text keeps its heading line, so a chunk still
-reads as the page does.
+underlined headings, reST titles, a PDF's outline in `chains.pdf_outline`); each carries
+the path of headings above it (`("Release 15.16", "Bug fixes")`), which ingest records on
+every chunk, BM25 indexes and the prompt shows. A section's text keeps its heading line,
+so a chunk still reads as the page does.
 
 Written here rather than taken from langchain-text-splitters: `MarkdownHeaderTextSplitter`
 strips every line and joins paragraphs with "  \\n", which loses the blank lines that
@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 # Put by chains.loaders in front of an HTML heading's text: MARK + "2" + "Title" is an h2 line.
 HTML_MARK = "\ue000"  # private use: no text has it, and str.strip keeps it
@@ -43,7 +42,9 @@ class Section:
 
 
 @dataclass(frozen=True)
-class _Line:
+class Line:
+    """One line of a document, or the lines of one heading, as `sections_of` reads them."""
+
     raw: str  # the line(s) as the document has them (an underlined heading is two)
     level: int | None = None  # a heading's level, 1 the highest; None for any other line
     heading: str = ""
@@ -57,7 +58,7 @@ def clean_heading(text: str) -> str:
     return " ".join(text.split()).strip(" #")
 
 
-def _sections(lines: Iterable[_Line]) -> list[Section]:
+def sections_of(lines: Iterable[Line]) -> list[Section]:
     """Group lines under the latest heading of each level; heading-only sections fold in.
 
     A heading followed at once by a deeper one ("## 12.3.0" then "### Bug fixes") makes
@@ -103,16 +104,16 @@ def marked_sections(text: str) -> list[Section]:
     for raw in text.splitlines():
         if raw.startswith(HTML_MARK) and raw[1:2].isdigit():
             heading = clean_heading(raw[2:])
-            lines.append(_Line(raw[2:].replace("¶", "").rstrip(), int(raw[1]), heading))
+            lines.append(Line(raw[2:].replace("¶", "").rstrip(), int(raw[1]), heading))
         else:
-            lines.append(_Line(raw))
-    return _sections(lines)
+            lines.append(Line(raw))
+    return sections_of(lines)
 
 
 def markdown_sections(text: str) -> list[Section]:
     """Sections at ATX (`## Title`) and setext (underlined) headings, outside code fences."""
     raw = text.splitlines()
-    lines: list[_Line] = []
+    lines: list[Line] = []
     fence = ""
     i = 0
     while i < len(raw):
@@ -124,15 +125,15 @@ def markdown_sections(text: str) -> list[Section]:
         following = raw[i + 1] if i + 1 < len(raw) else ""
         setext = None if fence or not line.strip() else _SETEXT.match(following)
         if atx:
-            lines.append(_Line(line, len(atx.group(1)), clean_heading(atx.group(2))))
+            lines.append(Line(line, len(atx.group(1)), clean_heading(atx.group(2))))
         elif setext and not line.startswith(("    ", "\t")) and not _is_list_or_quote(line):
             level = 1 if setext.group(1)[0] == "=" else 2
-            lines.append(_Line(f"{line}\n{following}", level, clean_heading(line)))
+            lines.append(Line(f"{line}\n{following}", level, clean_heading(line)))
             i += 1
         else:
-            lines.append(_Line(line))
+            lines.append(Line(line))
         i += 1
-    return _sections(lines)
+    return sections_of(lines)
 
 
 def _is_list_or_quote(line: str) -> bool:
@@ -143,7 +144,7 @@ def rst_sections(text: str) -> list[Section]:
     """Sections at reST titles; levels follow the order adornment styles first appear in."""
     raw = text.splitlines()
     styles: list[tuple[str, bool]] = []
-    lines: list[_Line] = []
+    lines: list[Line] = []
     i = 0
     while i < len(raw):
         over = bool(_RST_ADORNMENT.match(raw[i].rstrip()))
@@ -164,69 +165,12 @@ def rst_sections(text: str) -> list[Section]:
                     styles.append(style)
                 end = title_at + 2
                 block = "\n".join(raw[i:end])
-                lines.append(_Line(block, styles.index(style) + 1, clean_heading(title)))
+                lines.append(Line(block, styles.index(style) + 1, clean_heading(title)))
                 i = end
                 continue
-        lines.append(_Line(raw[i]))
+        lines.append(Line(raw[i]))
         i += 1
-    return _sections(lines)
-
-
-def pdf_sections(pages: Sequence[str], outline: Sequence[tuple[int, str, int]]) -> list[Section]:
-    """Sections of a PDF's page texts from its outline: (depth, title, page index) in order.
-
-    An outline entry starts where its title appears on its page (after the previous
-    entry's start), or at the top of that page when the text does not show it.
-    """
-    lines: list[_Line] = []
-    by_page: dict[int, list[tuple[int, str]]] = {}
-    for depth, title, page in outline:
-        by_page.setdefault(page, []).append((depth, clean_heading(title)))
-    for number, page_text in enumerate(pages):
-        rest = page_text
-        for depth, title in by_page.get(number, []):
-            at = _find_words(rest, title)
-            if at is None:
-                lines.append(_Line("", depth + 1, title))
-                continue
-            lines.append(_Line(rest[:at].strip("\n")))
-            rest = rest[at:]
-            lines.append(_Line("", depth + 1, title))
-        lines += [_Line(rest.strip("\n")), _Line("")]  # pages apart by a blank line, as before
-    return _sections(lines)
-
-
-def _find_words(text: str, title: str) -> int | None:
-    """Where `title` starts in `text`, whitespace-insensitive (PDF text breaks lines)."""
-    words = title.split()
-    if not words:
-        return None
-    pattern = r"\s+".join(re.escape(word) for word in words)
-    match = re.search(pattern, text)
-    return match.start() if match else None
-
-
-def outline_entries(reader: Any) -> list[tuple[int, str, int]]:
-    """A pypdf reader's outline as (depth, title, page index), in reading order."""
-    entries: list[tuple[int, str, int]] = []
-
-    def walk(items: list[Any], depth: int) -> None:
-        for item in items:
-            if isinstance(item, list):
-                walk(item, depth + 1)
-                continue
-            try:
-                page = reader.get_destination_page_number(item)
-            except Exception:  # an entry pointing nowhere (broken or external) names no page
-                continue
-            if page is not None and page >= 0 and getattr(item, "title", None):
-                entries.append((depth, str(item.title), page))
-
-    try:
-        walk(list(reader.outline), 0)
-    except Exception:  # a malformed outline: the document still loads, without sections
-        return []
-    return sorted(entries, key=lambda entry: entry[2])  # stable: same page keeps its order
+    return sections_of(lines)
 
 
 def top_level_groups(sections: Sequence[Section], depth: int = 2) -> list[list[Section]]:

@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chains.headings import (
-    HTML_MARK,
-    Section,
-    markdown_sections,
-    marked_sections,
-    outline_entries,
-    pdf_sections,
-    rst_sections,
-)
+from chains.headings import HTML_MARK, Section, markdown_sections, marked_sections, rst_sections
+from chains.pdf_outline import outline_entries, pdf_sections
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".txt", ".rst", ".html", ".htm", ".pdf"})
 _DROP_TAGS = ("script", "style", "nav", "noscript", "template", "header", "footer", "form")

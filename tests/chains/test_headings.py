@@ -7,13 +7,13 @@ from pathlib import Path
 from chains.headings import (
     Section,
     markdown_sections,
-    pdf_sections,
     rst_sections,
     section_path,
     spanned_path,
     top_level_groups,
 )
 from chains.loaders import load
+from chains.pdf_outline import pdf_sections
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
