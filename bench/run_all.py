@@ -59,6 +59,7 @@ BENCHMARKS = [
     Benchmark("real model end to end", "bench.real_model"),
     Benchmark("llm speed", "bench.llm_speed"),
     Benchmark("answer quality", "bench.answer_quality"),
+    Benchmark("release notes: answers in titles and headings", "bench.release_notes"),
 ]
 
 

@@ -1,7 +1,8 @@
-"""Ingest: files -> text -> chunks -> embeddings -> the configured index.
+"""Ingest: files -> sections -> chunks -> embeddings -> the configured index.
 
-Every chunk's metadata has `source`, `title`, `chunk` (index within its file) and the
-`--meta key=value` pairs, typed. Re-ingesting a source replaces all of its chunks.
+Every chunk's metadata has `source`, `title`, `section` (the heading path below the title,
+"Release 2.1 › Bug fixes"; absent before the first heading), `chunk` (index within its file)
+and the `--meta key=value` pairs, typed. Re-ingesting a source replaces all of its chunks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from chains.embeddings import (
     ingest_backend,
     prepare_query_model,
 )
+from chains.headings import Section, section_path, spanned_path, top_level_groups
 from chains.index.backend import ChunkStore
 from chains.index.chunks import REVISION_KEY, Chunk
 from chains.loaders import SourceFile, discover, load
@@ -36,7 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESERVED_KEYS = frozenset({"source", "title", "chunk", "text", "id", "score", REVISION_KEY})
+RESERVED_KEYS = frozenset(
+    {"source", "title", "section", "chunk", "text", "id", "score", REVISION_KEY}
+)
 _INT = re.compile(r"^[+-]?\d+$")
 
 
@@ -94,17 +98,46 @@ def meta_key(key: str) -> str:
 
 
 def split_document(
-    text: str, *, source: str, title: str, settings: Settings, extra: dict[str, Any] | None = None
+    sections: Sequence[Section],
+    *,
+    source: str,
+    title: str,
+    settings: Settings,
+    extra: dict[str, Any] | None = None,
 ) -> list[Chunk]:
-    """Chunks of one document with their metadata."""
+    """Chunks of one document with their metadata.
+
+    Each top-level section (a changelog's release, a manual page's h2) is cut on its own
+    (`CHUNK_SIZE`/`CHUNK_OVERLAP` as before), so no chunk mixes two releases; within it
+    chunks run across subsections as before, and a chunk's `section` is the path of the
+    subsection it lies in, or the headings shared by those it spans: always true of
+    every line of it.
+    """
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, add_start_index=True
     )
+    pieces: list[tuple[str, str]] = []
+    for group in top_level_groups(sections):
+        text = "\n\n".join(section.text for section in group)
+        starts = np.cumsum([0] + [len(section.text) + 2 for section in group[:-1]]).tolist()
+        for piece in splitter.create_documents([text]):
+            start = int(piece.metadata["start_index"])
+            path = spanned_path(group, starts, start, start + len(piece.page_content))
+            pieces.append((piece.page_content, section_path(title, path)))
     return [
-        Chunk(piece, {"source": source, "title": title, "chunk": i, **(extra or {})})
-        for i, piece in enumerate(splitter.split_text(text))
+        Chunk(
+            piece,
+            {
+                "source": source,
+                "title": title,
+                **({"section": path} if path else {}),
+                "chunk": i,
+                **(extra or {}),
+            },
+        )
+        for i, (piece, path) in enumerate(pieces)
     ]
 
 
@@ -199,7 +232,11 @@ def ingest_files(
         extra = {**(meta or {}), **file.meta}
         entries[file.source] = (document.title, extra, file.added_by)
         chunks += split_document(
-            document.text, source=file.source, title=document.title, settings=settings, extra=extra
+            document.sections,
+            source=file.source,
+            title=document.title,
+            settings=settings,
+            extra=extra,
         )
     if rebuild and not chunks:
         raise ValueError("nothing to ingest: --rebuild would leave the index empty")

@@ -1,7 +1,8 @@
-"""Find documents on disk and turn each into plain text with a title.
+"""Find documents on disk and turn each into plain text with a title and its sections.
 
 Formats: Markdown, plain text, reStructuredText, HTML (lxml, navigation and
-scripts dropped) and PDF (pypdf).
+scripts dropped) and PDF (pypdf). Sections and their heading paths come from
+`chains.headings`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from chains.headings import HTML_MARK, Section, markdown_sections, marked_sections, rst_sections
+from chains.pdf_outline import outline_entries, pdf_sections
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".txt", ".rst", ".html", ".htm", ".pdf"})
 _DROP_TAGS = ("script", "style", "nav", "noscript", "template", "header", "footer", "form")
@@ -57,8 +61,18 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class LoadedDocument:
-    text: str
+    """A document's title and its sections, in order (one untitled section for plain text)."""
+
+    sections: tuple[Section, ...]
     title: str
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(section.text for section in self.sections)
+
+
+def _plain(text: str) -> tuple[Section, ...]:
+    return (Section((), text.strip()),) if text.strip() else ()
 
 
 def discover(paths: list[str | Path]) -> tuple[list[SourceFile], list[str]]:
@@ -97,10 +111,10 @@ def load(path: Path) -> LoadedDocument:
         return _load_pdf(path)
     text = path.read_text(encoding="utf-8", errors="replace")
     if suffix == ".md":
-        return LoadedDocument(text, _markdown_title(text) or path.name)
+        return LoadedDocument(tuple(markdown_sections(text)), _markdown_title(text) or path.name)
     if suffix == ".rst":
-        return LoadedDocument(text, _rst_title(text) or path.name)
-    return LoadedDocument(text, path.name)
+        return LoadedDocument(tuple(rst_sections(text)), _rst_title(text) or path.name)
+    return LoadedDocument(_plain(text), path.name)
 
 
 def _load_html(data: bytes, path: Path) -> LoadedDocument:
@@ -115,7 +129,7 @@ def _load_html(data: bytes, path: Path) -> LoadedDocument:
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
     except ParserError:  # nothing but whitespace
-        return LoadedDocument("", path.name)
+        return LoadedDocument((), path.name)
     title_tag = root.find(".//title")
     title = " ".join(title_tag.text_content().split()) if title_tag is not None else ""
     strip_elements(root, *_DROP_TAGS, with_tail=False)
@@ -129,18 +143,22 @@ def _load_html(data: bytes, path: Path) -> LoadedDocument:
     # Block elements end a line; inline ones (code, links) keep the sentence together.
     for tag in body.iter(*_BLOCK_TAGS):
         tag.tail = "\n" + (tag.tail or "")
+    # A heading's line starts with a mark and its level, read back by marked_sections.
+    for tag in body.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        tag.text = f"\n{HTML_MARK}{tag.tag[1]}" + (tag.text or "").lstrip()
     lines = (re.sub(r"[ \t\xa0]+", " ", line).strip() for line in body.text_content().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return LoadedDocument(text, title.replace("¶", "").strip())
+    return LoadedDocument(tuple(marked_sections(text)), title.replace("¶", "").strip())
 
 
 def _load_pdf(path: Path) -> LoadedDocument:
     from pypdf import PdfReader
 
     reader = PdfReader(path)
-    text = "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+    pages = [(page.extract_text() or "").strip() for page in reader.pages]
     meta_title = reader.metadata.title if reader.metadata else None
-    return LoadedDocument(text.strip(), (meta_title or "").strip() or path.name)
+    sections = pdf_sections(pages, outline_entries(reader))
+    return LoadedDocument(tuple(sections), (meta_title or "").strip() or path.name)
 
 
 def _markdown_title(text: str) -> str:

@@ -8,6 +8,10 @@ A passage is a paragraph, or a run of sentences up to about `PASSAGE_CHARS`; a l
 that is a signature (`heapq.heapreplace(heap, item)`) or a heading stays with the
 paragraph after it, so a function's name travels with its description. Passages are
 scored by the question's embedding similarity and by BM25 over the passages at hand.
+
+Each passage names where it comes from (`passage_header`: its document's title and its
+section's heading path): a release note's item rarely says which release it is in, its
+heading does. The header's tokens count against the budget like the text's.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from langchain_core.documents import Document
 
+from chains.headings import PATH_SEPARATOR
 from chains.index import sparse
 
 PASSAGE_CHARS = 300
+HEADER_TOKENS = 20  # a passage's "title › section" beyond this is shortened
 DENSE_WEIGHT = 0.7  # chosen on the tune half of bench/data/answers.jsonl
 SHORT_PARAGRAPH = 40  # shorter paragraphs (headings, "Note") join the next one
 
@@ -34,15 +40,57 @@ EmbedTexts = Callable[[list[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class Passage:
-    """Part of source `number` (numbered as the sources are: `[number]` cites it)."""
+    """Part of source `number` (numbered as the sources are: `[number]` cites it), with its
+    document's title and section heading path."""
 
     number: int
     text: str
+    title: str = ""
+    section: str = ""
 
 
 def approx_tokens(text: str) -> int:
     """LangChain's approximation (4 characters a token): no tokenizer per provider."""
     return math.ceil(len(text) / 4)
+
+
+def passage_header(passage: Passage, max_tokens: int = HEADER_TOKENS) -> str:
+    """`<title> › <section>` within `max_tokens`; the title is never dropped.
+
+    A long path loses its upper headings first ("Title › … › Bug fixes"): the deepest
+    heading says most about the passage. If the title and that heading alone are still
+    too long, both are cut, the deepest heading keeping at least half the room.
+    """
+    headings = [h for h in passage.section.split(PATH_SEPARATOR) if h]
+    parts = [passage.title, *headings] if passage.title else headings
+    limit = 4 * max_tokens
+    header = PATH_SEPARATOR.join(parts)
+    if len(header) <= limit or not parts:
+        return header
+    if len(parts) == 1:
+        return _cut(parts[0], limit)
+    middle = parts[1:-1]
+    while middle and len(PATH_SEPARATOR.join([parts[0], "…", *middle, parts[-1]])) > limit:
+        middle.pop(0)
+    kept = [parts[0], "…", *middle, parts[-1]] if len(parts) > 2 else parts
+    header = PATH_SEPARATOR.join(kept)
+    if len(header) <= limit:
+        return header
+    gap = PATH_SEPARATOR.join(["", "…", ""]) if len(parts) > 2 else PATH_SEPARATOR
+    room = limit - len(gap)
+    last = _cut(parts[-1], max(room - len(parts[0]), room // 2))
+    return _cut(parts[0], room - len(last)) + gap + last
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: max(chars - 1, 1)].rstrip() + "…"
+
+
+def passage_tokens(passage: Passage) -> int:
+    """What a passage costs in the prompt as chains.retrieval.format_passages writes it:
+    `[n] <header>: <text>`, its header included."""
+    header = passage_header(passage)
+    return approx_tokens(f"[{passage.number}] {header}: {passage.text}" if header else passage.text)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -121,17 +169,20 @@ def score_passages(
 
 
 def within_budget(ranked: Sequence[Passage], budget_tokens: int) -> list[Passage]:
-    """The best passages, in rank order, that fit `budget_tokens` (at least one, cut to fit)."""
+    """The best passages, in rank order, that fit `budget_tokens` with their headers (at
+    least one, cut to fit)."""
     chosen: list[Passage] = []
     used = 0
     for passage in ranked:
-        cost = approx_tokens(passage.text)
+        cost = passage_tokens(passage)
         if used + cost <= budget_tokens:
             chosen.append(passage)
             used += cost
     if not chosen and ranked:
         best = ranked[0]
-        chosen = [Passage(best.number, best.text[: 4 * budget_tokens])]
+        header = passage_header(best)
+        prefix = len(f"[{best.number}] {header}: ") if header else 0
+        chosen = [replace(best, text=best.text[: max(4 * budget_tokens - prefix, 40)])]
     return chosen
 
 
@@ -144,16 +195,21 @@ def focus(
 ) -> list[Passage]:
     """The passages of `documents` that best answer `question`, best first, within budget."""
     passages = [
-        passage
+        replace(passage, title=_text(doc, "title"), section=_text(doc, "section"))
         for number, doc in enumerate(documents, start=1)
         for passage in split_passages(number, doc.page_content)
     ]
-    total = sum(approx_tokens(p.text) for p in passages)
+    total = sum(passage_tokens(p) for p in passages)
     if total <= budget_tokens:  # everything fits: keep the sources' own order
         return passages
     scores = score_passages(question, passages, embed_question, embed_texts)
     ranked = [passages[i] for i in np.argsort(-scores, kind="stable")]
     return within_budget(ranked, budget_tokens)
+
+
+def _text(document: Document, key: str) -> str:
+    value = document.metadata.get(key)
+    return value if isinstance(value, str) else ""
 
 
 _CITATION = re.compile(r"\[(\d+)\]")

@@ -2,7 +2,8 @@
 
 The fused score stays a convex combination, `alpha * cosine + (1 - alpha) * bm25`, because
 that is the one thing a Pinecone hybrid query computes server-side. What varies is alpha: a
-question that names code (`os.path.join`, `mkdtemp()`, `max_size`, `--flag`) leans on BM25,
+question that names code (`os.path.join`, `mkdtemp()`, `max_size`, `--flag`) or a version
+(`12.22.0`) leans on BM25,
 which matches identifiers exactly; a question in plain words leans on the embedding, which
 matches meaning. Alpha is a function of the question's text alone, so the client computes
 it before the query and Pinecone gets it like any other alpha.
@@ -19,9 +20,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 # A word that is code: a call `name(`, a dotted or underscored name (not "e.g."), camelCase
-# or CapWords inside a word (JSONDecodeError), an option `--name`, or anything in backticks.
+# or CapWords inside a word (JSONDecodeError), an option `--name`, anything in backticks,
+# or a version number ("12.22.0", "v4.4", "15.16"; not a fraction "0.1"): an identifier
+# too, which the embedding barely tells from its neighbours and BM25 matches exactly.
 _CODE = re.compile(
     r"`[^`]+`"
+    r"|(?<![\w.])(?:v\d+(?:\.\d+)+|[1-9]\d*(?:\.\d+)+)(?![\w]|\.\d)"
     r"|\b\w+\("
     r"|\b[A-Za-z_]\w+\.[A-Za-z_]\w*"
     r"|\b\w*_\w+"

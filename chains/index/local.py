@@ -90,11 +90,9 @@ class LocalHybridIndex:
                 manifest = index_files.read_manifest(self.path)
                 if manifest is None:
                     return None
-                if manifest.get("tokenizer") != sparse.TOKENIZER:
-                    raise IndexMismatch(
-                        f"was built with tokenizer {manifest.get('tokenizer')!r}, this version "
-                        f"uses {sparse.TOKENIZER!r}: {REBUILD}"
-                    )
+                stale = sparse.tokenizer_mismatch(manifest.get("tokenizer"))
+                if stale:
+                    raise IndexMismatch(f"{stale}: {REBUILD}")
                 mismatch = embedder_mismatch(manifest.get("embedder"), self.embedder)
                 if mismatch:
                     raise IndexMismatch(f"{mismatch}: {REBUILD}")

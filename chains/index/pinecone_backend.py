@@ -113,11 +113,9 @@ class PineconeStore:
             saved = json.loads(self.stats_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return sparse.CorpusStats()
-        if saved.get("tokenizer") != sparse.TOKENIZER:
-            raise IndexUnavailable(
-                f"{self.stats_path} was built with tokenizer {saved.get('tokenizer')!r}, "
-                f"this version uses {sparse.TOKENIZER!r}: {REBUILD}"
-            )
+        stale = sparse.tokenizer_mismatch(saved.get("tokenizer"))
+        if stale:
+            raise IndexUnavailable(f"{self.stats_path} {stale}: {REBUILD}")
         mismatch = embedder_mismatch(saved.get("embedder"), self.embedder)
         if mismatch:
             raise IndexUnavailable(

@@ -5,8 +5,9 @@ apart: a document vector (saturated term frequency, no idf) stored at upsert, an
 vector (idf) sent per request. bm25s folds idf into its stored scores. bm25s still does the
 tokenizing (its regex and English stopwords; nothing to download), with PyStemmer's
 English Snowball stemmer so "sorting" finds "sorted". A chunk is indexed with its
-document's title in front, as a search engine indexes a title field: the words a page is
-about are often only in its title. docs/retrieval.md has what each choice measured.
+document's title and its section's heading path in front, as a search engine indexes
+title fields: the words a page is about (a product, a release number, a date) are often
+only in its title and headings. docs/retrieval.md has what each choice measured.
 
 Scale: document weights are `tf*(k1+1)/(tf + k1*(1-b+b*len/avgdl)) / (k1+1)`, in [0, 1);
 query weights are the idf of each distinct query term divided by their sum. Their dot
@@ -18,6 +19,7 @@ which a Pinecone query could not do.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -31,7 +33,26 @@ from chains.index.chunks import Chunk
 K1 = 1.2
 B = 0.75
 # Stored in index manifests: an index tokenized differently must be rebuilt, not mixed.
-TOKENIZER = "bm25s-en-stopwords+snowball-en+title/2"
+TOKENIZER = "bm25s-en-stopwords+snowball-en+versions+title+section/3"
+# What changed since an older tokenizer, for the message that asks to rebuild.
+TOKENIZER_CHANGES = {
+    "bm25s-en-stopwords+snowball-en+title/2": (
+        "chunks now record their section headings, and BM25 indexes them and version numbers"
+    ),
+}
+
+
+def tokenizer_mismatch(recorded: object) -> str | None:
+    """Why an index tokenized by `recorded` cannot be searched here, or None if it can."""
+    if recorded == TOKENIZER:
+        return None
+    why = TOKENIZER_CHANGES.get(str(recorded))
+    reason = f" ({why})" if why else ""
+    return f"was built with tokenizer {recorded!r}, this version uses {TOKENIZER!r}{reason}"
+
+
+# "3.11", "12.22.0", "v4.4.0" (captured without the v); not part of a longer dotted word.
+_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+)(?![\w]|\.\d)")
 
 _local = threading.local()  # PyStemmer objects are not safe to share between threads
 
@@ -44,26 +65,43 @@ def _stem_words(words: list[str]) -> list[str]:
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed word tokens without English stopwords."""
+    """Lower-cased, stemmed word tokens without English stopwords, and version numbers.
+
+    bm25s's words have two characters or more, so "4.4.0" would leave no token at all and
+    "12.22.0" only "12" and "22"; each version number is also one token of its own
+    ("v4.4.0" and "4.4.0" alike), so a question naming a release finds its heading.
+    """
     if not texts:
         return []
     tokens = bm25s.tokenize(
         texts, stopwords="en", stemmer=_stem_words, return_ids=False, show_progress=False
     )
     # bm25s returns [""] for a text with no tokens; an empty list is what we mean.
-    return [[t for t in doc if t] for doc in tokens]
+    return [
+        [t for t in doc if t] + _VERSION.findall(text)
+        for doc, text in zip(tokens, texts, strict=True)
+    ]
 
 
-def indexed_text(text: str, title: object) -> str:
-    """What BM25 sees of a chunk: its document's title, then the chunk (title once)."""
-    if not isinstance(title, str) or not title or text.startswith(title):
-        return text
-    return f"{title}\n\n{text}"
+def indexed_text(text: str, title: object, section: object = "") -> str:
+    """What BM25 sees of a chunk: its document's title, its heading path, then the chunk.
+
+    The title is left out when the chunk starts with it (a page's first chunk): once is
+    enough for BM25's term frequency.
+    """
+    fields = [
+        value
+        for value in (title, section)
+        if isinstance(value, str) and value and not text.startswith(value)
+    ]
+    return "\n\n".join([*fields, text])
 
 
 def document_tokens(chunks: Iterable[Chunk]) -> list[list[str]]:
-    """BM25 tokens of each chunk, title included; both backends index exactly these."""
-    return tokenize([indexed_text(c.text, c.metadata.get("title")) for c in chunks])
+    """BM25 tokens of each chunk, title and headings included; both backends index these."""
+    return tokenize(
+        [indexed_text(c.text, c.metadata.get("title"), c.metadata.get("section")) for c in chunks]
+    )
 
 
 def token_hash(token: str) -> int:

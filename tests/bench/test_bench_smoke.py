@@ -134,3 +134,14 @@ def test_upload_speed_quick() -> None:
     rows = upload_speed.main(quick=True)
     assert_measured(rows, 3)
     assert all(row.value > 0 for row in rows), rows  # type: ignore[operator]
+
+
+def test_release_notes_quick() -> None:
+    from bench import release_notes
+
+    rows = release_notes.main(quick=True)
+    figures = {r.figure: r for r in rows}
+    assert 0.0 <= figures["/chat, test half: answer right"].value <= 1.0
+    assert 0.0 <= figures["/formatted (closed book), tune half: answer right"].value <= 1.0
+    shipped = "section chunks, BM25 title + headings (shipped), test: right release R@5"
+    assert 0.0 <= figures[shipped].value <= 1.0

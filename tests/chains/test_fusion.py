@@ -101,3 +101,10 @@ def test_the_retriever_weighs_by_the_question_unless_alpha_is_given(tmp_path, mo
     retriever.search("json.dumps()", k=2)
     retriever.search("json.dumps()", k=2, alpha=0.5)
     assert seen == [0.9, 0.1, 0.5]
+
+
+def test_a_version_number_counts_as_code_a_fraction_does_not():
+    for question in ("Which fixes are in 12.22.0?", "When was v4.4 out?", "Release 15.16 notes"):
+        assert names_code(question), question
+    for question in ("Why is 0.1 not exact?", "Version 3 of the plan", "Costs 2 dollars."):
+        assert not names_code(question), question

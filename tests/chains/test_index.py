@@ -13,6 +13,7 @@ import pytest
 from chains.index.backend import IndexUnavailable
 from chains.index.chunks import Chunk, chunk_id
 from chains.index.local import LocalHybridIndex
+from chains.index.sparse import document_tokens, indexed_text, tokenize
 
 DIM = 8
 
@@ -254,3 +255,44 @@ def test_a_writer_does_not_write_its_old_version_over_a_corrupt_new_one(index, t
     with pytest.raises(IndexUnavailable, match="unreadable"):
         index.upsert(make_chunks("d.md", ["late"]), vectors_for(1))
     assert len(index) == 3  # still serving what it holds
+
+
+def test_bm25_text_is_title_then_heading_path_then_chunk():
+    assert indexed_text("Removed xmas.", "pnpm", "12.23.0 › Patch Changes") == (
+        "pnpm\n\n12.23.0 › Patch Changes\n\nRemoved xmas."
+    )
+    assert indexed_text("pnpm intro", "pnpm", "") == "pnpm intro"  # the title once
+    chunk = Chunk("Removed xmas.", {"source": "p.md", "title": "pnpm", "section": "12.23.0"})
+    # "12.23.0" whole as well as its words: a version is one token of its own
+    assert document_tokens([chunk]) == [["pnpm", "12", "23", "remov", "xmas", "12.23.0"]]
+
+
+def test_a_version_only_the_heading_holds_finds_the_chunk(tmp_path):
+    idx = LocalHybridIndex.open(tmp_path / "notes", create=True)
+    meta = {"source": "CHANGELOG.md", "title": "pnpm"}
+    chunks = [
+        Chunk("Removed the obsolete xmas command.", {**meta, "chunk": 0, "section": "12.23.0"}),
+        Chunk("Lists projects in dependency order.", {**meta, "chunk": 1, "section": "12.22.0"}),
+    ]
+    idx.upsert(chunks, vectors_for(2))
+    hits = idx.search(None, "what changed in 12.22.0", k=5, mode="sparse")
+    assert hits[0].chunk.text == "Lists projects in dependency order."
+    assert hits[0].score > hits[1].score  # "12" is in both headings, "22" in one only
+    assert hits[0].chunk.metadata["section"] == "12.22.0"  # returned as stored
+
+
+def test_an_index_from_before_section_headings_asks_for_a_rebuild_and_says_why(index, tmp_path):
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    old = "bm25s-en-stopwords+snowball-en+title/2"
+    manifest_path.write_text(json.dumps({**manifest, "tokenizer": old}))
+    with pytest.raises(IndexUnavailable, match="section headings.*ingest --rebuild"):
+        LocalHybridIndex.open(tmp_path / "index")
+
+
+def test_a_version_is_one_token_whatever_its_prefix():
+    assert tokenize(["Fixed in v4.4.0.", "date-fns 4.4.0", "Python 3.11"]) == [
+        ["fix", "v4", "4.4.0"],
+        ["date", "fns", "4.4.0"],
+        ["python", "11", "3.11"],
+    ]

@@ -8,7 +8,14 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from chains.index.local import LocalHybridIndex
-from chains.ingest import delete_source, index_stats, ingest, parse_meta, typed_value
+from chains.ingest import (
+    delete_source,
+    index_stats,
+    ingest,
+    parse_meta,
+    split_document,
+    typed_value,
+)
 from chains.loaders import discover, load
 from settings import Settings
 
@@ -133,6 +140,29 @@ def test_ingest_writes_chunks_with_metadata_and_replaces_by_source(library):
     assert index_stats(settings)["sources"] == 1
 
 
+def test_each_chunk_records_its_section_and_never_straddles_two(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path / "data", chunk_size=120, chunk_overlap=20, _env_file=None
+    )
+    document = tmp_path / "CHANGELOG.md"
+    document.write_text(
+        "# pnpm\n\n## 12.23.0\n\n### Patch Changes\n\n- Removed the obsolete xmas command.\n\n"
+        "## 12.22.0\n\n- Lists projects in dependency order. " + "More words here. " * 12
+    )
+    loaded = load(document)
+    chunks = split_document(loaded.sections, source="c.md", title=loaded.title, settings=settings)
+    assert [c.metadata["chunk"] for c in chunks] == list(range(len(chunks)))
+    assert chunks[0].metadata["section"] == "12.23.0 › Patch Changes"
+    assert {c.metadata["section"] for c in chunks[1:]} == {"12.22.0"} and len(chunks) > 2
+    assert "12.22.0" not in chunks[0].text and "xmas" not in chunks[1].text
+    assert all(len(c.text) <= 120 for c in chunks)
+
+
+def test_section_is_set_by_ingest_not_by_meta():
+    with pytest.raises(ValueError, match="set by ingest"):
+        parse_meta(["section=x"])
+
+
 def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     import argparse
 
@@ -155,7 +185,7 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     assert run("ingest", "library", "--meta", "year=2024", "--no-progress") == 0
     assert "ingested 2 files" in capsys.readouterr().out
     assert run("stats") == 0
-    assert "year: 2 chunks, 1 values: 2024 (2)" in capsys.readouterr().out
+    assert "year: 3 chunks, 1 values: 2024 (3)" in capsys.readouterr().out
     assert run("ingest", "--delete", "library/tempfile.html") == 0
     assert "removed 1 chunks" in capsys.readouterr().out
     assert run("ingest", "library", "--meta", "chunk=1") == 2
@@ -164,7 +194,7 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     assert run("ingest", "--rebuild", "library/sub/notes.md", "--no-progress") == 0
     capsys.readouterr()
     assert run("stats") == 0
-    assert "1 chunks from 1 sources" in capsys.readouterr().out
+    assert "2 chunks from 1 sources" in capsys.readouterr().out  # "intro", then its section
     (library / "empty").mkdir()
     assert run("ingest", "--rebuild", "empty") == 2
     assert "would leave the index empty" in capsys.readouterr().err

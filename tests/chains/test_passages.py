@@ -5,6 +5,8 @@ Deterministic: the "embeddings" here count words, so every score can be worked o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from langchain_core.documents import Document
 
@@ -14,6 +16,8 @@ from chains.passages import (
     cites_a_source,
     focus,
     lexical_scores,
+    passage_header,
+    passage_tokens,
     split_passages,
     supporting_passage,
     within_budget,
@@ -115,3 +119,49 @@ def test_only_a_number_among_the_sources_counts_as_a_citation() -> None:
     assert cites_a_source("It is heapreplace [2].", 3)
     assert not cites_a_source("It is heapreplace [4].", 3)
     assert not cites_a_source("It is heapreplace.", 3)
+
+
+def test_a_passage_header_names_its_title_and_section():
+    passage = Passage(2, "Removed the obsolete xmas command.", "pnpm", "12.23.0 › Patch Changes")
+    assert passage_header(passage) == "pnpm › 12.23.0 › Patch Changes"
+    assert passage_header(Passage(1, "text", "notes.txt")) == "notes.txt"
+    assert passage_header(Passage(1, "text")) == ""
+
+
+def test_a_long_heading_path_loses_its_upper_headings_first_never_the_title():
+    section = " › ".join(["Server Administration", "Release Notes", "Release 15.16", "Changes"])
+    passage = Passage(1, "Fix a buffer overrun.", "PostgreSQL 15 Manual", section)
+    header = passage_header(passage, max_tokens=12)  # 48 characters
+    assert header == "PostgreSQL 15 Manual › … › Changes"
+    assert passage_header(passage, max_tokens=16) == (
+        "PostgreSQL 15 Manual › … › Release 15.16 › Changes"
+    )
+    # Title and deepest heading alone too long: both are cut, the title still leads.
+    long = Passage(1, "x", "A" * 60, "B" * 60)
+    header = passage_header(long, max_tokens=10)
+    assert len(header) <= 40 and header.startswith("AAA") and header.endswith("B…")
+    assert len(passage_header(Passage(1, "x", "T" * 200), max_tokens=10)) <= 40
+
+
+def test_the_budget_counts_each_passage_header():
+    bare = [Passage(1, "a" * 40), Passage(2, "b" * 40)]
+    assert within_budget(bare, 20) == bare  # 10 + 10 tokens
+    placed = [replace(p, title="Some title", section="Some section") for p in bare]
+    assert passage_tokens(placed[0]) == approx_tokens("[1] Some title › Some section: " + "a" * 40)
+    assert within_budget(placed, 20) == placed[:1]  # 18 tokens each with its header
+    # None fits: the best passage is cut so that it fits with its header.
+    prefix = len("[1] Some title › Some section: ")
+    long = replace(placed[0], text="a" * 400)
+    assert within_budget([long], 30) == [replace(long, text="a" * (120 - prefix))]
+    assert within_budget(placed, 40) == placed
+
+
+def test_focus_gives_passages_their_documents_title_and_section():
+    documents = [
+        Document(
+            "Removed the obsolete xmas command.", metadata={"title": "pnpm", "section": "12.23.0"}
+        ),
+        Document("Plain text.", metadata={"title": "notes.txt"}),
+    ]
+    chosen = focus("xmas", documents, 10_000, embed_question, embed_texts)
+    assert [(p.title, p.section) for p in chosen] == [("pnpm", "12.23.0"), ("notes.txt", "")]

@@ -322,3 +322,17 @@ def test_colliding_token_hashes_are_merged(monkeypatch):
     indices, values = corpus.encode_document(["alpha", "beta"])
     assert indices == [7] and len(values) == 1
     assert corpus.encode_query(["alpha", "beta"]) == ([7], [pytest.approx(1.0)])
+
+
+def test_sparse_values_index_the_heading_path_like_the_local_index(store):
+    meta = {"source": "CHANGELOG.md", "title": "pnpm", "chunk": 0}
+    chunks = [Chunk("Removed the obsolete xmas command.", {**meta, "section": "12.23.0"})]
+    store.upsert(chunks, vectors(1))
+    record = upserted(store)[0]
+    assert record["metadata"]["section"] == "12.23.0"
+    # The query "23" is a word of the heading only: Pinecone gets its sparse weight.
+    indices, _ = store.corpus.encode_query(tokenize(["23"])[0])
+    assert indices and set(indices) <= set(record["sparse_values"]["indices"])
+    # Same tokens, same weights as the embedded index's postings.
+    snapshot = Snapshot.empty(4).replaced(np.zeros(0, dtype=bool), chunks, vectors(1))
+    assert snapshot.sparse_scores("23")[0] > 0

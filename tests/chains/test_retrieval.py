@@ -135,3 +135,22 @@ def test_a_turn_embeds_its_question_once_for_search_and_passages(settings):
     passages.embed_query("another question")
     retriever.search("another question", k=1)
     assert counting.queries == ["temporary files?", "another question"]
+
+
+def test_format_passages_names_each_passages_title_and_section_in_both_fences():
+    passages = [
+        Passage(1, "Removed the obsolete xmas command.", "pnpm", "12.23.0 › Patch Changes"),
+        Passage(2, "Fix <b>.", "R&D <notes>", ""),
+        Passage(3, "No title."),
+    ]
+    assert format_passages(passages) == (
+        "<passages>\n"
+        "[1] pnpm › 12.23.0 › Patch Changes: Removed the obsolete xmas command.\n"
+        "[2] R&amp;D &lt;notes&gt;: Fix &lt;b&gt;.\n"  # headers are data too: escaped
+        "[3] No title.\n"
+        "</passages>"
+    )
+    assert format_passages(passages, "heading").splitlines()[1:3] == [
+        "[1] pnpm › 12.23.0 › Patch Changes: Removed the obsolete xmas command.",
+        "[2] R&D <notes>: Fix <b>.",
+    ]

@@ -1,0 +1,52 @@
+"""The release-notes labelled set holds what it says: each answer is in its release's heading."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bench.release_notes import CORPUS, QUESTIONS, right_release
+
+
+def rows() -> list[dict]:
+    return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+def release_text(source: str, heading: str) -> str:
+    text = (CORPUS / source).read_text()
+    start = re.search(rf"^## {re.escape(heading)}\s*$", text, re.M)
+    assert start, heading
+    end = re.search(r"^## ", text[start.end() :], re.M)
+    return text[start.start() : start.end() + (end.start() if end else len(text))]
+
+
+def test_at_least_thirty_questions_split_by_release():
+    questions = rows()
+    assert len(questions) >= 30 and len({q["id"] for q in questions}) == len(questions)
+    halves: dict[str, set[tuple[str, str]]] = {}
+    for split in ("tune", "test"):
+        halves[split] = {(q["source"], q["section"]) for q in questions if q["split"] == split}
+    assert halves["tune"] and halves["test"] and not halves["tune"] & halves["test"]
+
+
+def test_each_answer_needs_the_heading_and_its_evidence_is_under_it():
+    for q in rows():
+        section = release_text(q["source"], q["section"])
+        for part in q["evidence"].split(" ... "):
+            quoted = re.sub(r"^#### [^-]+- ", "- ", part).lstrip("- ").strip()
+            assert quoted in section, (q["id"], quoted)
+        if q["kind"] in ("release", "date"):  # the answer is in the release heading
+            assert q["fact"] in q["section"], q["id"]
+        else:
+            assert f"#### {q['fact']}" in section, q["id"]
+
+
+def test_a_source_is_right_when_it_lies_under_the_gold_release():
+    meta = {"source": "bench/data/release_notes/pnpm/CHANGELOG.md"}
+    assert right_release(
+        {**meta, "section": "12.22.0 › Patch Changes"}, "pnpm/CHANGELOG.md", "12.22.0"
+    )
+    assert right_release({**meta, "section": "12.22.0"}, "pnpm/CHANGELOG.md", "12.22.0")
+    assert not right_release({**meta, "section": "12.22.01"}, "pnpm/CHANGELOG.md", "12.22.0")
+    assert not right_release({**meta, "section": ""}, "pnpm/CHANGELOG.md", "12.22.0")
+    assert not right_release({**meta, "section": "12.22.0"}, "date-fns/CHANGELOG.md", "12.22.0")
