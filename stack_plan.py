@@ -92,10 +92,19 @@ def llm_server(gguf: Path, port: int, context_tokens: int, threads: int = 0) -> 
     return Child("llm-server", argv, f"{url}/v1/models", {}, url)
 
 
-def endpoint_env(llm_url: str) -> dict[str, str]:
-    """The backend's environment for the three-part stack (provider `endpoint`)."""
-    # The HuggingFace client refuses even a loopback URL while HF_HUB_OFFLINE is on.
-    return {"LLM_PROVIDER": "endpoint", "LLM_ENDPOINT_URL": llm_url, "HF_HUB_OFFLINE": "0"}
+def endpoint_env(llm_url: str, model: str) -> dict[str, str]:
+    """The backend's environment for the three-part stack (provider `endpoint`).
+
+    `model` is what the LLM server runs (a preset name or a GGUF path): the backend then
+    prompts it as `ragchat run` prompts the same model in process.
+    """
+    return {
+        "LLM_PROVIDER": "endpoint",
+        "LLM_ENDPOINT_URL": llm_url,
+        "LLM_MODEL": model,
+        # The HuggingFace client refuses even a loopback URL while HF_HUB_OFFLINE is on.
+        "HF_HUB_OFFLINE": "0",
+    }
 
 
 def seed_samples_command(index_dir: Path, samples: Path = REPO / "samples") -> list[str] | None:

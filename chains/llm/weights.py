@@ -2,12 +2,13 @@
 
 SmolLM2's GGUF ships as Q4_1, which llama.cpp's CPU backend neither repacks nor runs on
 its fastest kernels; converted to F16 (or Q8_0) the same weights evaluate prompts two to
-three times faster on the CPUs we tried, and prompt evaluation is most of the time to
-first token in RAG. The conversions start from the Q4_1 values, so F16 only rounds each
-to half precision and Q8_0 to 256 levels per block: no information the shipped file has
-is lost beyond that rounding. Which one is fastest depends on the CPU, so
-`LLM_WEIGHTS=auto` times a typical RAG turn with each, once per machine
-(chains.measured_choice).
+three times faster. Qwen2.5-Coder-1.5B ships as Q4_K_M, which has fast kernels, and at
+1.5B parameters F16 weights are 3 GB to read per generated token. The conversions start
+from the shipped values, so F16 only rounds each to half precision and Q8_0 to 256 levels
+per block: nothing the shipped file holds is lost beyond that rounding. Which one gives
+the fastest RAG turn depends on the model and the CPU, so `LLM_WEIGHTS=auto` times one
+with each, once per model and machine (chains.measured_choice); docs/answers.md has the
+figures.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from settings import Settings
 log = logging.getLogger("ragchat.llm")
 
 CONVERSIONS = ("q8_0", "f16")
-# What a RAG turn costs: a prompt of passages and question, then a short answer.
-TIMED_PROMPT_TOKENS = 200
-TIMED_ANSWER_TOKENS = 16
+# What a RAG turn costs once the system turn is cached (llama.cpp reuses the evaluated
+# prefix): passages and question, then a one-sentence cited answer. Generation weighs in:
+# a 1.5B model's F16 weights are 3 GB to read per token.
+TIMED_PROMPT_TOKENS = 120
+TIMED_ANSWER_TOKENS = 32
 
 
 def converted(source: Path, fmt: str, models_dir: Path) -> Path:
@@ -99,11 +102,14 @@ def local_weights(settings: Settings, source: Path) -> Path:
     import llama_cpp
 
     key = {
+        "turn": f"{TIMED_PROMPT_TOKENS}+{TIMED_ANSWER_TOKENS} tokens",  # another turn, again
         "model": source.name,
         "size": source.stat().st_size,
         "threads": threads,
         "llama_cpp": llama_cpp.__version__,
     }
     candidates = {fmt: (lambda fmt=fmt: timing(fmt)) for fmt in ("shipped", *CONVERSIONS)}
-    choice, _ = fastest(models_dir / "llm-weights.json", key, candidates)
+    # One file per model: the presets alternate (tests on the small one, `make run` on the
+    # default), and a shared file would measure again at every switch.
+    choice, _ = fastest(models_dir / f"llm-weights-{source.stem}.json", key, candidates)
     return source if choice == "shipped" else converted(source, choice, models_dir)

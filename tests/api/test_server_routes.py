@@ -29,8 +29,16 @@ def test_root_answers_hello_world(client: TestClient) -> None:
 def test_health_reports_provider_model_and_load_state(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["llm"]["provider"] == "local"
-    assert body["llm"]["model"].endswith(".gguf")
+    assert body["llm"]["model"] == "smollm2-135m"  # the preset the settings fixture names
     assert body["llm"]["loaded"] is True
+
+
+def test_health_names_the_default_model_and_a_gguf_by_its_file_name_only() -> None:
+    from api.routes.health import model_label
+
+    assert model_label(Settings(_env_file=None)) == "qwen2.5-coder-1.5b"  # type: ignore[call-arg]
+    path = Settings(llm_model="/srv/secret/place/mine.Q4_K_M.gguf", _env_file=None)  # type: ignore[call-arg]
+    assert model_label(path) == "mine.Q4_K_M.gguf"
 
 
 @pytest.mark.parametrize("stage", ["simple", "formatted"])

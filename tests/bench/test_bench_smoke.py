@@ -55,7 +55,14 @@ def test_streaming_overhead_quick() -> None:
     assert all(row.value > 0 for row in rows if row.unit == "tok/s"), rows  # type: ignore[operator]
 
 
-def test_real_model_quick() -> None:
+@pytest.fixture
+def small_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The small preset, for benchmarks whose quick run checks mechanics, not answers (and
+    for the servers they start, which inherit the environment)."""
+    monkeypatch.setenv("LLM_MODEL", "smollm2-135m")
+
+
+def test_real_model_quick(small_model: None) -> None:
     from bench import real_model
 
     rows = real_model.main(quick=True)
@@ -66,17 +73,23 @@ def test_real_model_quick() -> None:
     assert all(row.note for row in rows if row.value is None), rows
 
 
-def test_llm_speed_quick() -> None:
+def test_llm_speed_quick(small_model: None) -> None:
     from bench import llm_speed
 
     rows = llm_speed.main(quick=True)
+    assert next(r for r in rows if r.figure == "model").note == "model smollm2-135m"
     rates = {r.figure: r.value for r in rows if r.unit == "tok/s"}
     assert set(rates) >= {"generation, shipped", "generation, q8_0", "generation, f16"}
+    assert "generation in RAG answers, prompt lookup, 10 drafted" in rates
     assert all(v is not None and v > 0 for v in rates.values()), rates
     picked = next(r for r in rows if r.figure == "LLM_WEIGHTS=auto picks")
     assert picked.note in ("shipped", "q8_0", "f16")
     ttft = [r for r in rows if r.figure.startswith("RAG turn TTFT")]
     assert len(ttft) == 2 and all(r.value and r.value > 0 for r in ttft)
+    figures = {r.figure: r.value for r in rows}
+    # The system turn is shared by every RAG prompt: the KV cache keeps it between turns.
+    reused = figures["prompt tokens reused from the KV cache p50"]
+    assert reused and 0 < reused < figures["RAG turn prompt tokens p50"]
 
 
 def test_answer_quality_quick() -> None:

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def model() -> SerializedChatLlamaCpp:
-    chat = get_chat_model(Settings(max_new_tokens=200, _env_file=None))  # type: ignore[call-arg]
+    # The small preset: these tests are about serialization and streaming, not wording.
+    small = Settings(max_new_tokens=200, llm_model="smollm2-135m", _env_file=None)  # type: ignore[call-arg]
+    chat = get_chat_model(small)
     assert isinstance(chat, SerializedChatLlamaCpp)
     return chat
 

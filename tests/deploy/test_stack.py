@@ -57,12 +57,15 @@ def test_stack_answers_through_the_frontend_client_and_stops_cleanly(tmp_path: P
 
         # The backend talks to the LLM server, not to a model of its own.
         assert health["llm"]["provider"] == "endpoint" and health["llm"]["loaded"], health
-        assert health["llm"]["model"] == f"http://127.0.0.1:{ports['llm']}"
+        # ... which runs the model the backend is told it runs, so it gets that preset's
+        # prompt (tests/utils/overrides.py names the small one).
+        assert health["llm"]["model"] == "smollm2-135m", health
 
         tree = descendants(proc.pid)
         commands = " | ".join(cmdlines(tree))
         for part in ("llama_cpp.server", "cli serve", "streamlit run"):
             assert part in commands, commands
+        assert "SmolLM2-135M-Instruct.Q4_1" in commands  # the preset's GGUF, on its weights
         assert (tmp_path / "data" / PID_FILE_NAME).exists()
 
         client = BackendClient(backend_url, stream_timeout=120)

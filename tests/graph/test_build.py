@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from graph.build import build_graph
 from graph.options import STAGES
@@ -139,7 +139,7 @@ async def test_an_llm_rewrite_of_the_follow_up_is_streamed_as_an_event_never_as_
         await resources.aclose()
 
 
-@pytest.mark.parametrize("style", ["small", "large"])
+@pytest.mark.parametrize("style", ["small", "medium", "large"])
 async def test_passages_are_fenced_as_data_before_the_question(tmp_path: Path, style: str) -> None:
     resources, _ = rag_resources_for(tmp_path, prompt_style=style)
     try:
@@ -149,7 +149,7 @@ async def test_passages_are_fenced_as_data_before_the_question(tmp_path: Path, s
         ]
         start = next(e for e in events if e["event"] == "on_chat_model_start")
         system, *_, user = start["data"]["input"]["messages"][0]
-        if style == "large":
+        if style in ("medium", "large"):
             assert user.content.index("<passages>") < user.content.index("Question: q?")
             # A chunk cannot close the fence early.
             assert user.content.count("</passages>") == 1
@@ -158,6 +158,29 @@ async def test_passages_are_fenced_as_data_before_the_question(tmp_path: Path, s
         else:  # the 135M model copies tags into its answers: a heading fences it
             assert user.content.startswith("Passages:\n[1] Use tempfile.mkstemp()")
             assert user.content.index("[2] </document>") < user.content.index("Question: q?")
+    finally:
+        await resources.aclose()
+
+
+async def test_the_medium_prompt_keeps_everything_fixed_in_the_system_turn(tmp_path: Path) -> None:
+    """llama.cpp reuses the evaluated prefix a prompt shares with the previous one: two turns
+    of a conversation must differ only after the system turn, and the follow-up's user turn
+    holds the earlier question, not the earlier answer (tokens Qwen would read first)."""
+    resources, _ = rag_resources_for(tmp_path, prompt_style="medium")
+    try:
+        prompts_seen: list[list[BaseMessage]] = []
+        chat = answer_stream(build_graph(STAGES["chat"], resources), STAGES["chat"])
+        for question in ("temp files?", "and securely?"):
+            payload = {"question": question, "username": "m", "session_id": "s"}
+            async for event in chat.astream_events(payload, version="v2"):
+                if event["event"] == "on_chat_model_start":
+                    prompts_seen.append(event["data"]["input"]["messages"][0])
+        first, second = prompts_seen
+        assert [m.type for m in first] == [m.type for m in second] == ["system", "human"]
+        assert first[0].content == second[0].content  # the reusable prefix
+        assert "cite the passage" in first[0].content and "Example:" in first[0].content
+        assert "Earlier question: temp files?" in second[1].content
+        assert "first answer" not in second[1].content
     finally:
         await resources.aclose()
 
