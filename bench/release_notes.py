@@ -203,7 +203,7 @@ def answer_rows(
     questions: list[tuple[Question, str]],
     splits: tuple[str, ...] = ("tune", "test"),
 ) -> list[Row]:
-    count = TokenCounter()
+    count = TokenCounter(Settings(data_dir=data_dir, _env_file=None))  # type: ignore[call-arg]
     asked = [q for q, _ in questions]
     releases = {q.id: r for q, r in questions}
     rows: list[Row] = []

@@ -42,7 +42,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "ingest",
             f"samples/{folder}",
             "--meta",
-            f"section={folder}",
+            f"area={folder}",
             "--meta",
             f"year={year}",
             "--no-progress",
@@ -59,7 +59,7 @@ def base_url(data_dir: Path) -> Iterator[str]:
 
 def test_stats_counts_chunks_per_metadata_value(data_dir: Path) -> None:
     stats = json.loads(ragchat(data_dir, "stats", "--json").stdout)
-    sections = stats["metadata"]["section"]["values"]
+    sections = stats["metadata"]["area"]["values"]
     assert set(sections) == {"library", "howto"} and all(n > 0 for n in sections.values())
     years = stats["metadata"]["year"]["values"]
     assert years == {"2024": sections["library"], "2023": sections["howto"]}
@@ -69,7 +69,7 @@ def test_stats_counts_chunks_per_metadata_value(data_dir: Path) -> None:
 def test_index_stats_route_gives_value_counts(base_url: str) -> None:
     stats = httpx.get(f"{base_url}/index/stats", timeout=30).json()
     assert set(stats) == {"total_chunks", "sources", "metadata"}
-    assert set(stats["metadata"]["section"]) == {"library", "howto"}
+    assert set(stats["metadata"]["area"]) == {"library", "howto"}
 
 
 def test_retrieve_returns_typed_metadata_and_respects_the_filter(base_url: str) -> None:
@@ -83,9 +83,7 @@ def test_retrieve_returns_typed_metadata_and_respects_the_filter(base_url: str) 
         }
     )
     assert len(hits) == 5
-    assert all(
-        h["metadata"]["year"] == 2024 and h["metadata"]["section"] == "library" for h in hits
-    )
+    assert all(h["metadata"]["year"] == 2024 and h["metadata"]["area"] == "library" for h in hits)
     assert hits[0]["metadata"]["source"] == "samples/library/tempfile.html"
     assert isinstance(hits[0]["metadata"]["chunk"], int)
 
@@ -96,7 +94,7 @@ def test_filtered_rag_cites_only_matching_sources(base_url: str) -> None:
         {
             "question": "How do I sort a list of tuples by the second item?",
             "username": "rag-user",
-            "filter": {"section": "howto"},
+            "filter": {"area": "howto"},
         }
     )
     sources = answer["sources"]
@@ -139,7 +137,7 @@ def test_reingest_is_idempotent_and_delete_removes_a_source(data_dir: Path) -> N
         "ingest",
         "samples/howto",
         "--meta",
-        "section=howto",
+        "area=howto",
         "--meta",
         "year=2023",
         "--no-progress",
