@@ -78,20 +78,22 @@ class Outcome:
         return False
 
 
+def question_from_row(r: dict[str, Any]) -> Question:
+    """One labelled question as a JSONL row of a set holds it (this set's or another's)."""
+    return Question(
+        r["id"],
+        r["split"],
+        r["source"],
+        r["question"],
+        (r["fact"], *r.get("alternatives", [])),
+        r.get("follow_up_of"),
+        r["style"],
+    )
+
+
 def load_questions(path: Path = ANSWERS) -> list[Question]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [
-        Question(
-            r["id"],
-            r["split"],
-            r["source"],
-            r["question"],
-            (r["fact"], *r.get("alternatives", [])),
-            r.get("follow_up_of"),
-            r["style"],
-        )
-        for r in rows
-    ]
+    return [question_from_row(r) for r in rows]
 
 
 def threads(questions: list[Question]) -> Iterator[list[Question]]:

@@ -31,7 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.answer_quality import MAX_NEW_TOKENS, Question, TokenCounter, run_stage, summarize
+from bench.answer_quality import (
+    MAX_NEW_TOKENS,
+    Question,
+    TokenCounter,
+    question_from_row,
+    run_stage,
+    summarize,
+)
 from bench.launch import REAL_APP, serve
 from bench.report import Row, not_available
 from bench.stats import median, ms
@@ -56,21 +63,7 @@ def load_questions(path: Path = QUESTIONS) -> list[tuple[Question, str]]:
     import json
 
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [
-        (
-            Question(
-                r["id"],
-                r["split"],
-                r["source"],
-                r["question"],
-                (r["fact"], *r.get("alternatives", [])),
-                r.get("follow_up_of"),
-                r["style"],
-            ),
-            r["section"],
-        )
-        for r in rows
-    ]
+    return [(question_from_row(r), r["section"]) for r in rows]
 
 
 def page(source: str) -> str:

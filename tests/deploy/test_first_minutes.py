@@ -18,7 +18,7 @@ import pytest
 
 from stack_plan import free_port
 from tests.utils.browser import chromium_page, require_chromium
-from tests.utils.chat_app import send
+from tests.utils.chat_app import ask_and_expect_source
 from tests.utils.documents_page import job_bar, open_page, stub_icon_cdn, upload
 from tests.utils.process_tree import descendants, kill_tree, start_cli, wait_for_text, wait_ok
 
@@ -70,13 +70,7 @@ def test_upload_from_the_app_then_ask_about_it_on_the_shipped_defaults(tmp_path:
             expect(page.get_by_test_id("stAlert")).to_have_count(0)
 
             open_page(page, "Chat")
-            send(page, QUESTION)
-            answer = page.get_by_test_id("stChatMessage").nth(1)
-            expect(answer.get_by_test_id("stFeedback")).to_be_visible()  # complete and stored
-            expect(answer.get_by_test_id("stAlert")).to_have_count(0)
-            assert answer.get_by_test_id("stMarkdown").first.inner_text().strip()
-            labels = answer.get_by_test_id("stExpander").locator("summary").all_inner_texts()
-            assert any(SOURCE in label for label in labels), labels
+            ask_and_expect_source(page, QUESTION, SOURCE)
             assert page.errors == [], page.errors
 
         assert server_errors(log) == []

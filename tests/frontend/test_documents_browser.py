@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.utils.browser import chromium_page, require_chromium
-from tests.utils.chat_app import chat_app, send
+from tests.utils.chat_app import ask_and_expect_source, chat_app
 from tests.utils.documents_page import (
     job_bar,
     open_page,
@@ -129,13 +129,7 @@ def test_upload_answer_from_and_delete_a_document(
 
     # The chat answers from it at once (the tiny model's words may be wrong: check sources).
     open_page(page, "Chat")
-    send(page, QUESTION)
-    answer = page.get_by_test_id("stChatMessage").nth(1)
-    expect(answer.get_by_test_id("stFeedback")).to_be_visible()  # complete and stored
-    expect(answer.get_by_test_id("stAlert")).to_have_count(0)
-    assert answer.get_by_test_id("stMarkdown").first.inner_text().strip()
-    labels = answer.get_by_test_id("stExpander").locator("summary").all_inner_texts()
-    assert any(SOURCE in label for label in labels), labels
+    ask_and_expect_source(page, QUESTION, SOURCE)
 
     # Deleted from the Documents page, it is gone from the list and from the backend.
     open_page(page, "Documents")

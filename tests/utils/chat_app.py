@@ -46,3 +46,19 @@ def send(page: Any, question: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(question)
     box.press("Enter")
+
+
+def ask_and_expect_source(page: Any, question: str, source: str) -> None:
+    """Ask on the Chat page; the answer completes with no alert and lists `source`.
+
+    Only the sources are checked, never the model's words.
+    """
+    from playwright.sync_api import expect
+
+    send(page, question)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer.get_by_test_id("stFeedback")).to_be_visible()  # complete and stored
+    expect(answer.get_by_test_id("stAlert")).to_have_count(0)
+    assert answer.get_by_test_id("stMarkdown").first.inner_text().strip()
+    labels = answer.get_by_test_id("stExpander").locator("summary").all_inner_texts()
+    assert any(source in label for label in labels), labels
