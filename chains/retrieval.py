@@ -20,7 +20,7 @@ from chains.index.backend import MODES, IndexUnavailable, SearchBackend
 from chains.index.filters import InvalidSearch, validate_filter
 from chains.index.fusion import cap_per_source, query_alpha
 from chains.index.local import LocalHybridIndex
-from chains.passages import Passage, passage_header
+from chains.passages import Passage, passage_lines
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -200,9 +200,9 @@ def reset_retrievers() -> None:
 
 
 def format_passages(passages: Sequence[Passage], fence: Literal["tags", "heading"] = "tags") -> str:
-    """Fence passages as data for the prompt, each with its source's number and place.
+    """Fence passages as data for the prompt, each line with its source's number and place.
 
-    A passage reads `[n] <title> › <section>: <text>` (`chains.passages.passage_header`,
+    A line reads `[n] <text> … <text> (from <title> › <section>)` (`chains.passages.passage_lines`,
     whose length the context budget counts), so the model sees which document, release
     or chapter a passage is about even when its text does not say.
     `tags` wraps them in `<passages>` with their text and headers escaped, so none can
@@ -210,15 +210,9 @@ def format_passages(passages: Sequence[Passage], fence: Literal["tags", "heading
     model, which copies tags into its answers (and follows no instruction well enough to
     be steered by one in a passage anyway).
     """
-    escape = (lambda text: text) if fence == "heading" else _escape
-    lines = []
-    for passage in passages:
-        header = passage_header(passage)
-        place = f"{escape(header)}: " if header else ""
-        lines.append(f"[{passage.number}] {place}{escape(passage.text)}")
     if fence == "heading":
-        return "Passages:\n" + "\n".join(lines)
-    return "<passages>\n" + "\n".join(lines) + "\n</passages>"
+        return "Passages:\n" + "\n".join(passage_lines(passages))
+    return "<passages>\n" + "\n".join(passage_lines(passages, _escape)) + "\n</passages>"
 
 
 def _escape(text: str) -> str:

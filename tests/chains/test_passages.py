@@ -14,10 +14,11 @@ from chains.passages import (
     Passage,
     approx_tokens,
     cites_a_source,
+    context_tokens,
     focus,
     lexical_scores,
     passage_header,
-    passage_tokens,
+    passage_lines,
     split_passages,
     supporting_passage,
     within_budget,
@@ -143,17 +144,38 @@ def test_a_long_heading_path_loses_its_upper_headings_first_never_the_title():
     assert len(passage_header(Passage(1, "x", "T" * 200), max_tokens=10)) <= 40
 
 
-def test_the_budget_counts_each_passage_header():
+def test_the_budget_counts_each_lines_header():
     bare = [Passage(1, "a" * 40), Passage(2, "b" * 40)]
-    assert within_budget(bare, 20) == bare  # 10 + 10 tokens
+    assert within_budget(bare, 22) == bare  # "[1] " + 40 characters: 11 tokens a line
     placed = [replace(p, title="Some title", section="Some section") for p in bare]
-    assert passage_tokens(placed[0]) == approx_tokens("[1] Some title › Some section: " + "a" * 40)
-    assert within_budget(placed, 20) == placed[:1]  # 18 tokens each with its header
+    line = "[1] " + "a" * 40 + " (from Some title › Some section)"
+    assert context_tokens(placed[:1]) == approx_tokens(line) == 20
+    assert within_budget(placed, 30) == placed[:1]  # 20 tokens each with its header
     # None fits: the best passage is cut so that it fits with its header.
-    prefix = len("[1] Some title › Some section: ")
+    frame = len("[1] ") + len(" (from Some title › Some section)")
     long = replace(placed[0], text="a" * 400)
-    assert within_budget([long], 30) == [replace(long, text="a" * (120 - prefix))]
+    assert within_budget([long], 30) == [replace(long, text="a" * (120 - frame))]
     assert within_budget(placed, 40) == placed
+
+
+def test_passages_of_one_source_and_section_share_a_line_and_its_header():
+    first, second = Passage(2, "a" * 40, "Title", "Sec"), Passage(2, "b" * 40, "Title", "Sec")
+    other = Passage(1, "c" * 40, "Other", "")
+    assert passage_lines([first, other, second]) == [
+        "[2] " + "a" * 40 + " … " + "b" * 40 + " (from Title › Sec)",  # at its best's place
+        "[1] " + "c" * 40 + " (from Other)",
+    ]
+    alone = context_tokens([first])
+    # The second passage of a line costs its text and the joiner, not another header.
+    assert context_tokens([first, second]) == approx_tokens(passage_lines([first, second])[0])
+    assert context_tokens([first, second]) < 2 * alone
+    assert within_budget([first, second, other], context_tokens([first, second])) == [
+        first,
+        second,
+    ]
+    # Another section of the same source is another line, with its own header.
+    moved = replace(second, section="Other section")
+    assert len(passage_lines([first, moved])) == 2
 
 
 def test_focus_gives_passages_their_documents_title_and_section():

@@ -145,12 +145,12 @@ def test_format_passages_names_each_passages_title_and_section_in_both_fences():
     ]
     assert format_passages(passages) == (
         "<passages>\n"
-        "[1] pnpm › 12.23.0 › Patch Changes: Removed the obsolete xmas command.\n"
-        "[2] R&amp;D &lt;notes&gt;: Fix &lt;b&gt;.\n"  # headers are data too: escaped
+        "[1] Removed the obsolete xmas command. (from pnpm › 12.23.0 › Patch Changes)\n"
+        "[2] Fix &lt;b&gt;. (from R&amp;D &lt;notes&gt;)\n"  # headers are data too: escaped
         "[3] No title.\n"
         "</passages>"
     )
     assert format_passages(passages, "heading").splitlines()[1:3] == [
-        "[1] pnpm › 12.23.0 › Patch Changes: Removed the obsolete xmas command.",
-        "[2] R&D <notes>: Fix <b>.",
+        "[1] Removed the obsolete xmas command. (from pnpm › 12.23.0 › Patch Changes)",
+        "[2] Fix <b>. (from R&D <notes>)",
     ]

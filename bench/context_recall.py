@@ -1,0 +1,91 @@
+"""How often the labelled fact reaches the model: retrieval and passage focus, no model.
+
+For each question of one half of `bench/data/answers.jsonl`, in process and as `/chat`
+does it (hybrid retrieval of the question, a follow-up joined to its earlier question;
+then `chains.passages.focus` within `CONTEXT_TOKENS`; then the prompt's passage block),
+this counts whether the fact is among the 5 retrieved chunks and whether it is in the
+passages the model is given. With `bench.reading_ceiling` (the model given the fact's
+own sentence) it splits an answer-quality loss into what retrieval, what focus and what
+the model lose, in seconds rather than the minutes a model run takes.
+
+    python -m bench.context_recall [--split tune] [--budgets 120,200,300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.llm_speed import ANSWERS
+from bench.report import Row, render_table
+from bench.synthetic_index import SAMPLES, share_model_cache
+from settings import Settings
+
+NAME = "context recall"
+
+
+async def recall(settings: Settings, rows: list[dict[str, Any]], budget: int) -> list[Row]:
+    from chains.passages import approx_tokens, focus
+    from chains.retrieval import format_passages
+    from graph.resources import Resources
+
+    by_id = {r["id"]: r for r in rows}
+    resources = Resources(settings=settings)
+    backend = resources.search_backend()
+    embedder = resources.passage_embedder()
+    assert embedder is not None
+    retrieved = kept = 0
+    tokens: list[int] = []
+    try:
+        for row in rows:
+            earlier = by_id.get(row.get("follow_up_of") or "")
+            query = f"{earlier['question']} {row['question']}" if earlier else row["question"]
+            documents = await backend.asearch(
+                query, k=settings.retrieval_k, filter=None, mode="hybrid", alpha=None
+            )
+            passages = focus(query, documents, budget, embedder.embed_query, embedder.embed_texts)
+            context = format_passages(passages)
+            facts = (row["fact"], *row.get("alternatives", []))
+            in_chunks = any(f in d.page_content for d in documents for f in facts)
+            in_context = any(f in context for f in facts)
+            retrieved += in_chunks
+            kept += in_context
+            tokens.append(approx_tokens(context))
+            print(f"{budget}\t{int(in_chunks)}\t{int(in_context)}\t{row['id']}\t{row['fact']}")
+    finally:
+        await resources.aclose()
+    n = len(rows)
+    tokens.sort()
+    return [
+        Row(NAME, "fact among the 5 retrieved chunks", retrieved / n, "", note=f"{n} questions"),
+        Row(NAME, f"fact in the prompt's passages, CONTEXT_TOKENS={budget}", kept / n, ""),
+        Row(NAME, f"passage block p50, CONTEXT_TOKENS={budget}", tokens[n // 2], "tokens"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--split", choices=("tune", "test"), default="tune")
+    parser.add_argument("--budgets", default="120,200,300")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in ANSWERS.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r["split"] == args.split]
+    out: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-recall-") as tmp:
+        data_dir = Path(tmp) / "data"
+        share_model_cache(data_dir)
+        from chains.ingest import ingest
+
+        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+        ingest(settings, [SAMPLES], progress=False)
+        for budget in (int(b) for b in args.budgets.split(",")):
+            out += asyncio.run(recall(settings, rows, budget))
+    print(render_table(out))
+
+
+if __name__ == "__main__":
+    main()
