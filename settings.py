@@ -39,12 +39,13 @@ class ModelPreset:
     context_tokens: int  # CONTEXT_TOKENS when unset (docs/answers.md has the curve)
 
 
-# SmolLM2-135M loses the answer in more than a few passages. Qwen2.5-Coder-1.5B was right
-# more often with 120 than with 60 (tune half), and prompt evaluation (~50 tokens/s on
-# 2 cores) is most of its time to first token: docs/answers.md has both.
+# SmolLM2-135M loses the answer in more than a few passages. Qwen2.5-Coder-1.5B, tune
+# half with the medium prompt: 100 tokens 0.775 right at TTFT p50 3.5 s, 120 tokens 0.625
+# at 3.9 s; prompt evaluation (~54 tokens/s on 2 cores) is most of its time to first
+# token: docs/answers.md has the curve.
 SMOLLM2_135M = ModelPreset("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "small", 90)
 QWEN25_CODER_1_5B = ModelPreset(
-    "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "medium", 120
+    "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "medium", 100
 )
 MODEL_PRESETS = {preset.name: preset for preset in (SMOLLM2_135M, QWEN25_CODER_1_5B)}
 DEFAULT_LOCAL_MODEL = QWEN25_CODER_1_5B.name
