@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
-from pathlib import Path
 
 from bench.answer_quality import (
     MAX_NEW_TOKENS,
@@ -27,8 +25,7 @@ from bench.answer_quality import (
 from bench.launch import REAL_APP, serve, stop_servers_on_sigterm
 from bench.report import Row, render_table
 from bench.stats import median, ms
-from bench.synthetic_index import SAMPLES, share_model_cache
-from settings import Settings
+from bench.synthetic_index import ingested_samples
 
 NAME = "context curve"
 
@@ -36,17 +33,11 @@ NAME = "context curve"
 def curve(budgets: list[int], split: str, stages: list[str], env: dict[str, str]) -> list[Row]:
     questions = [q for q in load_questions() if q.split == split]
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="bench-context-") as tmp:
-        data_dir = Path(tmp) / "data"
-        share_model_cache(data_dir)
-        from chains.ingest import ingest
-
-        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
-        ingest(settings, [SAMPLES], progress=False)
+    with ingested_samples("bench-context-") as settings:
         count = TokenCounter(settings)
         for budget in budgets:
             server_env = {"MAX_NEW_TOKENS": MAX_NEW_TOKENS, "CONTEXT_TOKENS": str(budget), **env}
-            with serve(REAL_APP, data_dir.parent, server_env, timeout=600) as server:
+            with serve(REAL_APP, settings.data_dir.parent, server_env, timeout=600) as server:
                 asyncio.run(run_stage(server.url, "chat", questions[:1], count))  # warm
                 runs = {s: asyncio.run(run_stage(server.url, s, questions, count)) for s in stages}
             for stage, outcomes in runs.items():

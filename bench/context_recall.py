@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from bench.llm_speed import ANSWERS
 from bench.report import Row, render_table
-from bench.synthetic_index import SAMPLES, share_model_cache
+from bench.synthetic_index import ingested_samples
 from settings import Settings
 
 NAME = "context recall"
@@ -75,13 +73,7 @@ def main() -> None:
     rows = [json.loads(line) for line in ANSWERS.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r["split"] == args.split]
     out: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="bench-recall-") as tmp:
-        data_dir = Path(tmp) / "data"
-        share_model_cache(data_dir)
-        from chains.ingest import ingest
-
-        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
-        ingest(settings, [SAMPLES], progress=False)
+    with ingested_samples("bench-recall-") as settings:
         for budget in (int(b) for b in args.budgets.split(",")):
             out += asyncio.run(recall(settings, rows, budget))
     print(render_table(out))

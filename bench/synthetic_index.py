@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -72,3 +79,18 @@ def share_model_cache(data_dir: Path) -> None:
     link = data_dir / "models"
     if not link.exists():
         os.symlink(cache, link, target_is_directory=True)
+
+
+@contextmanager
+def ingested_samples(prefix: str, folder: Path = SAMPLES) -> Iterator[Settings]:
+    """Settings of a temporary data folder (nothing read from `.env`) holding `folder`
+    ingested, with the shared model cache; removed on exit."""
+    from chains.ingest import ingest
+    from settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        data_dir = Path(tmp) / "data"
+        share_model_cache(data_dir)
+        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+        ingest(settings, [folder], progress=False)
+        yield settings
