@@ -4,11 +4,16 @@ For each question of one half of `bench/data/answers.jsonl`, in process and as `
 does it (hybrid retrieval of the question, a follow-up joined to its earlier question;
 then `chains.passages.focus` within `CONTEXT_TOKENS`; then the prompt's passage block),
 this counts whether the fact is among the 5 retrieved chunks and whether it is in the
-passages the model is given. With `bench.reading_ceiling` (the model given the fact's
-own sentence) it splits an answer-quality loss into what retrieval, what focus and what
-the model lose, in seconds rather than the minutes a model run takes.
+passages the model is given. With `--set release_notes` (the changelogs of
+`bench.release_notes`) the fact is the item's own sentence under its release: a chunk
+counts when it sits under the gold release, a passage when it also holds the item.
 
-    python -m bench.context_recall [--split tune] [--budgets 120,200,300]
+With `bench.reading_ceiling` (the model given the fact's own sentence) it splits an
+answer-quality loss into what retrieval, what focus and what the model lose, in seconds
+rather than the minutes a model run takes.
+
+    python -m bench.context_recall [--set answers|release_notes] [--split tune]
+                                   [--budgets 120,200,300]
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 from bench.llm_speed import ANSWERS
 from bench.report import Row, render_table
-from bench.synthetic_index import ingested_samples
+from bench.synthetic_index import SAMPLES, ingested_samples
 from settings import Settings
 
 NAME = "context recall"
@@ -47,9 +52,7 @@ async def recall(settings: Settings, rows: list[dict[str, Any]], budget: int) ->
             )
             passages = focus(query, documents, budget, embedder.embed_query, embedder.embed_texts)
             context = format_passages(passages)
-            facts = (row["fact"], *row.get("alternatives", []))
-            in_chunks = any(f in d.page_content for d in documents for f in facts)
-            in_context = any(f in context for f in facts)
+            in_chunks, in_context = reached(row, documents, passages, context)
             retrieved += in_chunks
             kept += in_context
             tokens.append(approx_tokens(context))
@@ -65,15 +68,43 @@ async def recall(settings: Settings, rows: list[dict[str, Any]], budget: int) ->
     ]
 
 
+def reached(
+    row: dict[str, Any], documents: list[Any], passages: list[Any], context: str
+) -> tuple[bool, bool]:
+    """Whether the labelled fact is in a retrieved chunk, and in the prompt's passages."""
+    if "section" in row:  # release notes: the item, under its release
+        from bench.release_notes import item_words, right_release, words
+
+        def gold(metadata: dict[str, Any]) -> bool:
+            return right_release(metadata, row["source"], row["section"])
+
+        kept = [
+            p for p in passages if gold({**documents[p.number - 1].metadata, "section": p.section})
+        ]
+        in_chunks = any(gold(d.metadata) for d in documents)
+        in_context = bool(kept) and item_words(row["evidence"]) <= words(
+            " ".join(p.text for p in kept)
+        )
+        return in_chunks, in_context
+    facts = (row["fact"], *row.get("alternatives", []))
+    in_chunks = any(f in d.page_content for d in documents for f in facts)
+    return in_chunks, any(f in context for f in facts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--set", choices=("answers", "release_notes"), default="answers")
     parser.add_argument("--split", choices=("tune", "test"), default="tune")
     parser.add_argument("--budgets", default="120,200,300")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in ANSWERS.read_text().splitlines() if line.strip()]
+    from bench import release_notes
+
+    labels = ANSWERS if args.set == "answers" else release_notes.QUESTIONS
+    corpus = (SAMPLES,) if args.set == "answers" else release_notes.DOCUMENTS
+    rows = [json.loads(line) for line in labels.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r["split"] == args.split]
     out: list[Row] = []
-    with ingested_samples("bench-recall-") as settings:
+    with ingested_samples("bench-recall-", corpus) as settings:
         for budget in (int(b) for b in args.budgets.split(",")):
             out += asyncio.run(recall(settings, rows, budget))
     print(render_table(out))

@@ -25,6 +25,7 @@ The model, prompt style and context budget are the server's settings (`LLM_MODEL
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -64,6 +65,20 @@ def load_questions(path: Path = QUESTIONS) -> list[tuple[Question, str]]:
 
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [(question_from_row(r), r["section"]) for r in rows]
+
+
+def item_words(evidence: str) -> frozenset[str]:
+    """The words of a labelled item (`evidence`'s last part after "..."), lower case.
+
+    A heading (`## v4.3.0 - 2026-05-22`, for a date question) gives none: any passage under
+    the gold release then holds the answer, in its header.
+    """
+    item = evidence.split("...")[-1].strip()
+    return frozenset() if item.startswith("#") else words(item)
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", text.lower()))
 
 
 def page(source: str) -> str:

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,9 +82,9 @@ def share_model_cache(data_dir: Path) -> None:
 
 
 @contextmanager
-def ingested_samples(prefix: str, folder: Path = SAMPLES) -> Iterator[Settings]:
-    """Settings of a temporary data folder (nothing read from `.env`) holding `folder`
-    ingested, with the shared model cache; removed on exit."""
+def ingested_samples(prefix: str, paths: Sequence[Path] = (SAMPLES,)) -> Iterator[Settings]:
+    """Settings of a temporary data folder (nothing read from `.env`) holding `paths`
+    (files or folders) ingested, with the shared model cache; removed on exit."""
     from chains.ingest import ingest
     from settings import Settings
 
@@ -92,5 +92,5 @@ def ingested_samples(prefix: str, folder: Path = SAMPLES) -> Iterator[Settings]:
         data_dir = Path(tmp) / "data"
         share_model_cache(data_dir)
         settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
-        ingest(settings, [folder], progress=False)
+        ingest(settings, list(paths), progress=False)
         yield settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from bench.release_notes import CORPUS, QUESTIONS, right_release
+from bench.release_notes import CORPUS, QUESTIONS, item_words, right_release, words
 
 
 def rows() -> list[dict]:
@@ -50,3 +50,15 @@ def test_a_source_is_right_when_it_lies_under_the_gold_release():
     assert not right_release({**meta, "section": "12.22.01"}, "pnpm/CHANGELOG.md", "12.22.0")
     assert not right_release({**meta, "section": ""}, "pnpm/CHANGELOG.md", "12.22.0")
     assert not right_release({**meta, "section": "12.22.0"}, "date-fns/CHANGELOG.md", "12.22.0")
+
+
+def test_the_item_a_passage_must_hold_is_the_evidence_after_its_heading():
+    assert item_words("#### Setup and diagnostics ... pnpm now provides a binary") == {
+        "pnpm",
+        "now",
+        "provides",
+        "a",
+        "binary",
+    }
+    assert item_words("## v4.3.0 - 2026-05-22") == frozenset()  # a date: the header says it
+    assert item_words("Fixed `pt` locale.") <= words("- Fixed `pt` locale first day of week")
