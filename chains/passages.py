@@ -7,7 +7,8 @@ and prompt evaluation is most of the time to first token on a CPU.
 A passage is a paragraph, or a run of sentences up to about `PASSAGE_CHARS`; a line
 that is a signature (`heapq.heapreplace(heap, item)`) or a heading stays with the
 paragraph after it, so a function's name travels with its description. Passages are
-scored by the question's embedding similarity and by BM25 over the passages at hand.
+scored by the question's embedding similarity and by BM25 over the passages at hand,
+leaning on the words where retrieval does (`fusion.leans_on_words`).
 
 Each passage names where it comes from (`passage_header`: its document's title and its
 section's heading path): a release note's item rarely says which release it is in, its
@@ -28,10 +29,16 @@ from langchain_core.documents import Document
 
 from chains.headings import PATH_SEPARATOR
 from chains.index import sparse
+from chains.index.fusion import leans_on_words
 
 PASSAGE_CHARS = 300
 HEADER_TOKENS = 20  # a passage's "title › section" beyond this is shortened
 DENSE_WEIGHT = 0.7  # chosen on the tune half of bench/data/answers.jsonl
+# For a question that exact words decide (`fusion.leans_on_words`), as retrieval does. Tune
+# halves, fact in the prompt at CONTEXT_TOKENS=100 (`python -m bench.context_recall`):
+# release notes 14 → 16 of 17 (the passage naming "4.4.0" had lost to a similar release's
+# on meaning), answers.jsonl 25 → 24 of 40 (28 of 40 either way at 160 tokens).
+EXACT_DENSE_WEIGHT = 0.5
 SHORT_PARAGRAPH = 40  # shorter paragraphs (headings, "Note") join the next one
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`\"'(\[*])")
@@ -231,7 +238,8 @@ def focus(
     ]
     if context_tokens(passages) <= budget_tokens:  # everything fits: keep the sources' own order
         return passages
-    scores = score_passages(question, passages, embed_question, embed_texts)
+    weight = EXACT_DENSE_WEIGHT if leans_on_words(question) else DENSE_WEIGHT
+    scores = score_passages(question, passages, embed_question, embed_texts, weight)
     ranked = [passages[i] for i in np.argsort(-scores, kind="stable")]
     return within_budget(ranked, budget_tokens)
 

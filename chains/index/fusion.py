@@ -3,8 +3,8 @@
 The fused score stays a convex combination, `alpha * cosine + (1 - alpha) * bm25`, because
 that is the one thing a Pinecone hybrid query computes server-side. What varies is alpha: a
 question that names code (`os.path.join`, `mkdtemp()`, `max_size`, `--flag`) or a version
-(`12.22.0`) leans on BM25,
-which matches identifiers exactly; a question in plain words leans on the embedding, which
+(`12.22.0`), or asks which release did something, leans on BM25, which matches identifiers
+and a list item's exact words; a question in plain words leans on the embedding, which
 matches meaning. Alpha is a function of the question's text alone, so the client computes
 it before the query and Pinecone gets it like any other alpha.
 
@@ -41,9 +41,31 @@ def names_code(text: str) -> bool:
     return _CODE.search(text) is not None
 
 
+# A question that asks which release or version did something ("Which pnpm release removed
+# …?", "Since which version …?", "When was … released?"): it looks for one item in a list of
+# similar items (a changelog), which its exact words tell apart and the embedding does not.
+_ASKS_RELEASE = re.compile(
+    r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}(?:release|version)s?\b"
+    r"|\bsince which\b"
+    r"|\b(?:released|published)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_release(text: str) -> bool:
+    """Whether the question asks which release or version did something, or when."""
+    return _ASKS_RELEASE.search(text) is not None
+
+
+def leans_on_words(text: str) -> bool:
+    """Whether exact words decide this question: it names code or a version, or asks for
+    a release."""
+    return names_code(text) or asks_for_release(text)
+
+
 def query_alpha(text: str, *, plain: float, code: float) -> float:
-    """The dense weight for this question: `code` when it names code, else `plain`."""
-    return code if names_code(text) else plain
+    """The dense weight for this question: `code` when exact words decide it, else `plain`."""
+    return code if leans_on_words(text) else plain
 
 
 def fuse(dense: np.ndarray, sparse: np.ndarray, alpha: float) -> np.ndarray:

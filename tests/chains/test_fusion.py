@@ -9,7 +9,14 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from chains.index.chunks import Chunk
-from chains.index.fusion import cap_per_source, fuse, names_code, query_alpha
+from chains.index.fusion import (
+    asks_for_release,
+    cap_per_source,
+    fuse,
+    leans_on_words,
+    names_code,
+    query_alpha,
+)
 from chains.index.local import LocalHybridIndex
 from chains.retrieval import Retriever
 from settings import Settings
@@ -48,6 +55,35 @@ def test_questions_in_plain_words(question):
 def test_the_weight_follows_the_question():
     assert query_alpha("what does mkdtemp() return", plain=0.9, code=0.4) == 0.4
     assert query_alpha("where do temporary folders go", plain=0.9, code=0.4) == 0.9
+    assert query_alpha("Which pnpm release removed the xmas command?", plain=0.9, code=0.4) == 0.4
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which pnpm release removed the obsolete xmas command?",
+        "In which version of pnpm was the xmas command removed?",
+        "What date-fns version fixed the pt locale?",
+        "Since which version does store pruning stop?",
+        "When was the CDN package first published?",
+        "Which releases changed the lockfile format?",
+    ],
+)
+def test_questions_that_ask_for_a_release(question):
+    assert asks_for_release(question) and leans_on_words(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I make my dice rolls come out the same each time?",
+        "Why does adding a tenth three times not come out equal to three tenths?",
+        "How do I release a lock that another thread holds?",
+        "Which function turns bytes into text for a web address?",
+    ],
+)
+def test_questions_that_do_not_ask_for_a_release(question):
+    assert not asks_for_release(question) and not leans_on_words(question)
 
 
 def test_fuse_is_the_convex_combination_pinecone_computes():

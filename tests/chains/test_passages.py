@@ -101,6 +101,24 @@ def test_focus_puts_the_passage_that_answers_first_within_the_budget() -> None:
     assert sum(approx_tokens(p.text) for p in chosen) <= 60
 
 
+def test_focus_leans_on_words_where_retrieval_does(monkeypatch) -> None:
+    import chains.passages as passages
+
+    weights: list[float] = []
+    score = passages.score_passages
+
+    def recorded(*args, **kwargs):
+        weights.append(args[4])
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(passages, "score_passages", recorded)
+    documents = [Document("Use tempfile for a temporary file."), Document(HEAPQ)]
+    focus("Which release made heapreplace faster?", documents, 40, embed_question, embed_texts)
+    focus("How do I keep a heap the same size?", documents, 40, embed_question, embed_texts)
+    assert weights == [passages.EXACT_DENSE_WEIGHT, passages.DENSE_WEIGHT]
+    assert passages.EXACT_DENSE_WEIGHT < passages.DENSE_WEIGHT
+
+
 def test_focus_keeps_every_passage_in_source_order_when_all_fit() -> None:
     documents = [Document("First source."), Document(HEAPQ)]
     chosen = focus("anything", documents, 10_000, embed_question, embed_texts)
