@@ -12,17 +12,23 @@ def rows() -> list[dict]:
     return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
 
 
+# A release heading: Markdown's `## 12.23.0`, or a reST title underlined with dashes.
+HEADING = {".md": r"^## {}\s*$", ".rst": r"^{}\n-{{3,}}\s*$"}
+
+
 def release_text(source: str, heading: str) -> str:
-    text = (CORPUS / source).read_text()
-    start = re.search(rf"^## {re.escape(heading)}\s*$", text, re.M)
+    path = CORPUS / source
+    text, pattern = path.read_text(), HEADING[path.suffix]
+    start = re.search(pattern.format(re.escape(heading)), text, re.M)
     assert start, heading
-    end = re.search(r"^## ", text[start.end() :], re.M)
+    end = re.search(pattern.format(r"\S.*"), text[start.end() :], re.M)
     return text[start.start() : start.end() + (end.start() if end else len(text))]
 
 
 def test_at_least_thirty_questions_split_by_release():
     questions = rows()
-    assert len(questions) >= 30 and len({q["id"] for q in questions}) == len(questions)
+    assert len({q["id"] for q in questions}) == len(questions)
+    assert len([q for q in questions if q["split"] == "test"]) >= 30
     halves: dict[str, set[tuple[str, str]]] = {}
     for split in ("tune", "test"):
         halves[split] = {(q["source"], q["section"]) for q in questions if q["split"] == split}
@@ -62,3 +68,24 @@ def test_the_item_a_passage_must_hold_is_the_evidence_after_its_heading():
     }
     assert item_words("## v4.3.0 - 2026-05-22") == frozenset()  # a date: the header says it
     assert item_words("Fixed `pt` locale.") <= words("- Fixed `pt` locale first day of week")
+
+
+def test_a_citation_is_valid_when_the_cited_source_lies_under_the_gold_release():
+    from bench.answer_quality import Outcome, question_from_row
+    from bench.release_notes import cites_gold
+
+    row = next(q for q in rows() if q["id"] == "s02")  # pnpm 12.23.0
+    source = "bench/data/release_notes/pnpm/CHANGELOG.md"
+    sources = [
+        {"source": source, "metadata": {"section": "12.22.0 › Patch Changes"}},
+        {"source": source, "metadata": {"section": "12.23.0 › Patch Changes"}},
+    ]
+    releases = {"s02": row["section"]}
+
+    def cited(answer: str) -> bool:
+        outcome = Outcome(question_from_row(row), answer=answer, sources=sources)
+        return cites_gold(outcome, releases)
+
+    assert cited("Removed in 12.23.0 [2].")
+    assert not cited("Removed in 12.23.0 [1].") and not cited("Removed in 12.23.0.")
+    assert not cited("Removed in 12.23.0 [3].")  # no third source
