@@ -44,9 +44,18 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# A server's first start on a machine joins the packaged GGUF from its parts, checks its
+# digest and measures its weight formats (`LLM_WEIGHTS=auto`): minutes on 2 cores, once
+# per models folder. Later starts take seconds.
+FIRST_START_SECONDS = 900.0
+
+
 @contextmanager
 def serve(
-    app: str, workdir: Path, env: dict[str, str] | None = None, timeout: float = 120.0
+    app: str,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = FIRST_START_SECONDS,
 ) -> Iterator[Server]:
     """uvicorn serving `app` (a factory) on a free loopback port, always stopped afterwards."""
     port = free_port()
