@@ -59,10 +59,11 @@ class Outcome:
     ttft: float | None = None
     prompt_tokens: int = 0
     sources: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""  # the server's refusal or failure (a model time-out): never right
 
     @property
     def right(self) -> bool:
-        return any(fact in self.answer for fact in self.question.facts)
+        return not self.error and any(fact in self.answer for fact in self.question.facts)
 
     @property
     def cited(self) -> bool:
@@ -127,7 +128,22 @@ class TokenCounter:
 async def ask(
     url: str, stage: str, question: Question, payload: dict[str, Any], count: TokenCounter
 ) -> Outcome:
-    """One question through `stream_events`, as RemoteRunnable streams it."""
+    """One question through `stream_events`, as RemoteRunnable streams it.
+
+    An error the server reports (the model timing out on a loaded machine) is recorded on
+    the outcome, which then counts as wrong, instead of ending a run of many questions.
+    """
+    import httpx
+
+    try:
+        return await _ask(url, stage, question, payload, count)
+    except httpx.HTTPStatusError as error:
+        return Outcome(question=question, error=f"HTTP {error.response.status_code}: {error}")
+
+
+async def _ask(
+    url: str, stage: str, question: Question, payload: dict[str, Any], count: TokenCounter
+) -> Outcome:
     from langserve import RemoteRunnable
 
     runnable = RemoteRunnable(f"{url}/{stage}", timeout=300)

@@ -256,7 +256,8 @@ def answer_rows(
                 Row(NAME, f"{label}: prompt tokens p50", s.prompt_tokens, "tokens"),
             ]
             for outcome in chat:  # what each answer said, for reading the figures
-                print(f"{outcome.question.id}\t{outcome.right}\t{outcome.answer[:120]!r}")
+                said = outcome.error or outcome.answer[:120]
+                print(f"{outcome.question.id}\t{outcome.right}\t{said!r}")
     return rows
 
 

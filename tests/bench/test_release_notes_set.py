@@ -89,3 +89,12 @@ def test_a_citation_is_valid_when_the_cited_source_lies_under_the_gold_release()
     assert cited("Removed in 12.23.0 [2].")
     assert not cited("Removed in 12.23.0 [1].") and not cited("Removed in 12.23.0.")
     assert not cited("Removed in 12.23.0 [3].")  # no third source
+
+
+def test_an_answer_the_server_failed_is_never_right():
+    from bench.answer_quality import Outcome, question_from_row
+
+    question = question_from_row(next(q for q in rows() if q["id"] == "s02"))
+    assert Outcome(question, answer="It was 12.23.0.").right
+    failed = Outcome(question, answer="It was 12.23.0.", error="HTTP 504: timed out")
+    assert not failed.right
