@@ -68,16 +68,28 @@ class FakeRetriever:
         ]
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The overrides of tests/utils/overrides.py, in process.
+def unit_settings(folder: Path) -> Settings:
+    """The overrides of tests/utils/overrides.py, in process, with data under `folder`.
 
     The small preset too: a test that loads the model wants it fast, and one with a fake
     model gets the prompt the small preset builds, as the processes tests start do.
     """
     return Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path / "data", max_new_tokens=24, llm_model="smollm2-135m", _env_file=None
+        data_dir=folder / "data", max_new_tokens=24, llm_model="smollm2-135m", _env_file=None
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return unit_settings(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """`settings` for one app shared by a module's tests whose requests change nothing
+    (refused before any work, or reads): building an app and its TestClient per test cost
+    more than most of those tests themselves."""
+    return unit_settings(tmp_path_factory.mktemp("shared-app"))
 
 
 @pytest.fixture

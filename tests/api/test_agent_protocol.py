@@ -31,6 +31,16 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the runs refused before they start: no thread or run is made."""
+    resources = Resources(
+        settings=module_settings, llm=fake_chat_model(), retriever=FakeRetriever()
+    )
+    with TestClient(create_app(module_settings, resources)) as test_client:
+        yield test_client
+
+
 def run(client: TestClient, path: str, **body: Any) -> Any:
     response = client.post(path, json=body)
     assert response.status_code == 200, response.text
@@ -118,10 +128,10 @@ def test_thread_history_has_one_state_per_turn_and_each_checkpoint_can_be_read(
     ],
 )
 def test_what_ragchat_cannot_do_is_refused_with_422(
-    client: TestClient, change: dict[str, Any], named: str
+    shared_client: TestClient, change: dict[str, Any], named: str
 ) -> None:
     body = {"assistant_id": "chat", "input": ASK, **change}
-    response = client.post("/runs/stream", json=body)
+    response = shared_client.post("/runs/stream", json=body)
     assert response.status_code == 422, response.text
     assert named in response.text
 

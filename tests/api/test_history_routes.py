@@ -24,6 +24,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the requests refused before anything is stored."""
+    app = create_app(module_settings, Resources(settings=module_settings, llm=fake_chat_model()))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
 def prompt_of(client: TestClient, payload: dict[str, Any], **extra: Any) -> str:
     """The messages the chat model received, from LangServe's stream_events."""
     response = client.post("/history/stream_events", json={"input": payload, **extra})
@@ -122,12 +130,12 @@ def test_feedback_is_stored_and_read_back(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("username", ["", "x" * 65, "bad\x07name", " padded"])
-def test_malformed_usernames_get_a_422(client: TestClient, username: str) -> None:
-    response = client.post(
+def test_malformed_usernames_get_a_422(shared_client: TestClient, username: str) -> None:
+    response = shared_client.post(
         "/history/invoke", json={"input": {"question": "q", "username": username}}
     )
     assert response.status_code == 422
-    assert client.get("/sessions", params={"username": username}).status_code == 422
+    assert shared_client.get("/sessions", params={"username": username}).status_code == 422
 
 
 def test_retries_with_one_request_id_are_stored_once(client: TestClient) -> None:

@@ -56,6 +56,13 @@ def client(settings: Settings, resources: Resources) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the requests refused before anything runs (nothing stored, no model)."""
+    with TestClient(create_app(module_settings, fake_resources(module_settings))) as test_client:
+        yield test_client
+
+
 @pytest.mark.parametrize(
     ("extra", "param", "expected"),
     [
@@ -74,9 +81,9 @@ def client(settings: Settings, resources: Resources) -> Iterator[TestClient]:
     ],
 )
 def test_unsupported_or_invalid_requests_are_openai_400s(
-    client: TestClient, extra: dict[str, Any], param: str, expected: str
+    shared_client: TestClient, extra: dict[str, Any], param: str, expected: str
 ) -> None:
-    response = client.post(URL, json=ask(**extra))
+    response = shared_client.post(URL, json=ask(**extra))
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["param"] == param
@@ -105,14 +112,14 @@ def test_unsupported_or_invalid_requests_are_openai_400s(
         ([{"role": "wizard", "content": "hi"}], "role"),
     ],
 )
-def test_bad_messages_are_400s(client: TestClient, messages: list, expected: str) -> None:
-    response = client.post(URL, json={"messages": messages})
+def test_bad_messages_are_400s(shared_client: TestClient, messages: list, expected: str) -> None:
+    response = shared_client.post(URL, json={"messages": messages})
     assert response.status_code == 400, response.text
     assert expected in response.json()["error"]["message"]
 
 
-def test_unknown_model_is_a_404_model_not_found(client: TestClient) -> None:
-    response = client.post(URL, json=ask(model="gpt-4o"))
+def test_unknown_model_is_a_404_model_not_found(shared_client: TestClient) -> None:
+    response = shared_client.post(URL, json=ask(model="gpt-4o"))
     assert response.status_code == 404
     assert response.json()["error"] == {
         "message": response.json()["error"]["message"],
@@ -123,8 +130,10 @@ def test_unknown_model_is_a_404_model_not_found(client: TestClient) -> None:
     assert "ragchat-chat" in response.json()["error"]["message"]
 
 
-def test_malformed_json_is_a_400(client: TestClient) -> None:
-    response = client.post(URL, content=b"{nope", headers={"content-type": "application/json"})
+def test_malformed_json_is_a_400(shared_client: TestClient) -> None:
+    response = shared_client.post(
+        URL, content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert "JSON" in response.json()["error"]["message"]
 

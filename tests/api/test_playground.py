@@ -40,6 +40,16 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the tests that only read or are refused: nothing is stored."""
+    resources = Resources(
+        settings=module_settings, llm=fake_chat_model(), retriever=FakeRetriever()
+    )
+    with TestClient(create_app(module_settings, resources)) as test_client:
+        yield test_client
+
+
 def stream_log_state(body: str) -> dict[str, Any]:
     """The run state the playground rebuilds from `stream_log`'s JSON patches."""
     state: Any = None
@@ -67,9 +77,11 @@ def nulls(schema: Any, where: str = "") -> list[str]:
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_input_schema_offers_no_null_to_the_form_renderer(client: TestClient, route: str) -> None:
-    served = client.get(f"/{route}/input_schema").json()
-    page = client.get(f"/{route}/playground/").text
+def test_input_schema_offers_no_null_to_the_form_renderer(
+    shared_client: TestClient, route: str
+) -> None:
+    served = shared_client.get(f"/{route}/input_schema").json()
+    page = shared_client.get(f"/{route}/playground/").text
     inlined = json.loads(re.search(r"window\.INPUT_SCHEMA = (\{.*?\});?\s*$", page, re.M)[1])
     assert served == inlined
     assert served["properties"] and nulls(served) == []
@@ -174,9 +186,9 @@ def test_sign_in_never_redirects_off_the_server(tmp_path: Path, target: str) -> 
     assert response.status_code == 303 and response.headers["location"] == "/"
 
 
-def test_sign_in_is_not_offered_without_api_keys(client: TestClient) -> None:
-    assert client.get("/login").status_code == 404
-    assert client.post("/login", data={"key": "x"}).status_code == 404
+def test_sign_in_is_not_offered_without_api_keys(shared_client: TestClient) -> None:
+    assert shared_client.get("/login").status_code == 404
+    assert shared_client.post("/login", data={"key": "x"}).status_code == 404
 
 
 def test_sources_text_lists_each_page_once_with_its_chunk_numbers() -> None:

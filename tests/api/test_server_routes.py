@@ -22,12 +22,20 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_root_answers_hello_world(client: TestClient) -> None:
-    assert client.get("/").json() == {"Hello": "World!"}
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the tests that only read or are refused: nothing is stored."""
+    app = create_app(module_settings, Resources(settings=module_settings, llm=fake_chat_model()))
+    with TestClient(app) as test_client:
+        yield test_client
 
 
-def test_health_reports_provider_model_and_load_state(client: TestClient) -> None:
-    body = client.get("/health").json()
+def test_root_answers_hello_world(shared_client: TestClient) -> None:
+    assert shared_client.get("/").json() == {"Hello": "World!"}
+
+
+def test_health_reports_provider_model_and_load_state(shared_client: TestClient) -> None:
+    body = shared_client.get("/health").json()
     assert body["llm"]["provider"] == "local"
     assert body["llm"]["model"] == "smollm2-135m"  # the preset the settings fixture names
     assert body["llm"]["loaded"] is True
@@ -86,31 +94,31 @@ def test_formatted_prompt_carries_the_system_prompt(client: TestClient) -> None:
     ],
 )
 def test_bad_questions_get_a_readable_422(
-    client: TestClient, payload: dict[str, Any], expected: str
+    shared_client: TestClient, payload: dict[str, Any], expected: str
 ) -> None:
-    response = client.post("/simple/invoke", json={"input": payload})
+    response = shared_client.post("/simple/invoke", json={"input": payload})
     assert response.status_code == 422
     assert expected in response.text
 
 
-def test_malformed_json_is_a_422(client: TestClient) -> None:
-    response = client.post(
+def test_malformed_json_is_a_422(shared_client: TestClient) -> None:
+    response = shared_client.post(
         "/simple/invoke", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
 
 
-def test_openapi_document_lists_every_stage(client: TestClient) -> None:
-    spec = client.get("/openapi.json").json()
+def test_openapi_document_lists_every_stage(shared_client: TestClient) -> None:
+    spec = shared_client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     for stage in ["simple", "formatted", "history", "rag", "filtered_rag", "chat"]:
         assert f"/{stage}/invoke" in spec["paths"]
         assert f"/{stage}/stream_log" in spec["paths"]  # the playground runs through it
-    assert client.get("/docs").status_code == 200
+    assert shared_client.get("/docs").status_code == 200
 
 
-def test_input_schema_shows_the_question_limit(client: TestClient) -> None:
-    schema = client.get("/simple/input_schema").json()
+def test_input_schema_shows_the_question_limit(shared_client: TestClient) -> None:
+    schema = shared_client.get("/simple/input_schema").json()
     assert schema["properties"]["question"]["maxLength"] == 4000
 
 
