@@ -33,6 +33,13 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the requests refused before anything is queued or kept."""
+    with make_client(module_settings) as test_client:
+        yield test_client
+
+
 def upload(client: TestClient, *files: tuple[str, bytes, str], **form: str) -> Any:
     return client.post("/documents", files=[("files", f) for f in files], data=form)
 
@@ -79,13 +86,13 @@ def test_cancelling_a_queued_job_ends_it_and_a_second_cancel_is_409(client: Test
     ],
 )
 def test_bad_files_are_refused_and_nothing_is_queued(
-    client: TestClient, settings: Settings, files: list, status: int, words: str
+    shared_client: TestClient, module_settings: Settings, files: list, status: int, words: str
 ) -> None:
-    response = upload(client, *files)
+    response = upload(shared_client, *files)
     assert response.status_code == status, response.text
     assert words in response.json()["detail"]
-    assert client.get("/jobs").json()["jobs"] == []
-    assert not list((settings.data_dir / "uploads").rglob("upload.*"))
+    assert shared_client.get("/jobs").json()["jobs"] == []
+    assert not list((module_settings.data_dir / "uploads").rglob("upload.*"))
 
 
 def test_size_limits_per_file_per_request_and_file_count(settings: Settings) -> None:
@@ -113,8 +120,8 @@ def test_a_full_queue_is_429_with_retry_after(settings: Settings) -> None:
 @pytest.mark.parametrize(
     "metadata", ['{"source": "x"}', "[1, 2]", "not json", '{"k": {"nested": 1}}']
 )
-def test_bad_metadata_is_422(client: TestClient, metadata: str) -> None:
-    response = upload(client, MD, metadata=metadata)
+def test_bad_metadata_is_422(shared_client: TestClient, metadata: str) -> None:
+    response = upload(shared_client, MD, metadata=metadata)
     assert response.status_code == 422 and response.json()["detail"].startswith("metadata")
 
 
@@ -151,6 +158,6 @@ def test_document_list_filters_and_pages(client: TestClient, settings: Settings)
     assert client.get("/documents", params={"filter": "{oops"}).status_code == 422
 
 
-def test_deleting_an_unknown_document_is_404(client: TestClient) -> None:
-    response = client.delete("/documents/nothing-here.md")
+def test_deleting_an_unknown_document_is_404(shared_client: TestClient) -> None:
+    response = shared_client.delete("/documents/nothing-here.md")
     assert response.status_code == 404 and "nothing-here.md" in response.json()["detail"]

@@ -35,18 +35,26 @@ def client(settings: Settings, resources: Resources) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_models_list_every_stage(client: TestClient) -> None:
-    body = client.get("/v1/models").json()
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the tests that look only at responses: the OpenAI route stores nothing
+    (test_messages_are_the_history_and_nothing_is_stored checks it with its own app)."""
+    with TestClient(create_app(module_settings, fake_resources(module_settings))) as test_client:
+        yield test_client
+
+
+def test_models_list_every_stage(shared_client: TestClient) -> None:
+    body = shared_client.get("/v1/models").json()
     assert body["object"] == "list"
     assert [m["id"] for m in body["data"]] == MODELS
     assert all(m["object"] == "model" and m["owned_by"] == "ragchat" for m in body["data"])
-    assert client.get("/v1/models/ragchat-rag").json()["id"] == "ragchat-rag"
-    assert client.get("/v1/models/gpt-4").json()["error"]["code"] == "model_not_found"
+    assert shared_client.get("/v1/models/ragchat-rag").json()["id"] == "ragchat-rag"
+    assert shared_client.get("/v1/models/gpt-4").json()["error"]["code"] == "model_not_found"
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_completion_object_shape(client: TestClient, model: str) -> None:
-    response = client.post(URL, json=ask(model=model))
+def test_completion_object_shape(shared_client: TestClient, model: str) -> None:
+    response = shared_client.post(URL, json=ask(model=model))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
@@ -71,8 +79,8 @@ def test_missing_model_means_ragchat_chat(client: TestClient, resources: Resourc
 
 
 @pytest.mark.parametrize("model", ["ragchat-simple", "ragchat-chat"])
-def test_stream_in_openai_chunk_format(client: TestClient, model: str) -> None:
-    response = client.post(URL, json=ask(model=model, stream=True))
+def test_stream_in_openai_chunk_format(shared_client: TestClient, model: str) -> None:
+    response = shared_client.post(URL, json=ask(model=model, stream=True))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     raw = stream_chunks(response.text)
@@ -88,7 +96,7 @@ def test_stream_in_openai_chunk_format(client: TestClient, model: str) -> None:
         "stop"
     ]
     assert deltas[-1] == {}
-    non_streamed = client.post(URL, json=ask(model=model)).json()
+    non_streamed = shared_client.post(URL, json=ask(model=model)).json()
     assert "".join(contents) == non_streamed["choices"][0]["message"]["content"]
     assert chunks[-1].get("sources") == non_streamed.get("sources")
 
@@ -150,8 +158,10 @@ def test_filter_reaches_the_retriever(
 
 
 @pytest.mark.parametrize("model", ["ragchat-simple", "ragchat-chat"])
-def test_max_tokens_cuts_the_answer_and_keeps_sources(client: TestClient, model: str) -> None:
-    body = client.post(URL, json=ask(model=model, max_tokens=2)).json()
+def test_max_tokens_cuts_the_answer_and_keeps_sources(
+    shared_client: TestClient, model: str
+) -> None:
+    body = shared_client.post(URL, json=ask(model=model, max_tokens=2)).json()
     choice = body["choices"][0]
     assert choice["finish_reason"] == "length"
     assert choice["message"]["content"].startswith("Paris ")
@@ -167,12 +177,12 @@ def test_max_tokens_is_capped_by_the_server(settings: Settings, resources: Resou
     assert body["choices"][0]["finish_reason"] == "length"
 
 
-def test_sources_footer_can_be_turned_off(client: TestClient) -> None:
-    body = client.post(URL, json=ask(model="ragchat-rag", sources_footer=False)).json()
+def test_sources_footer_can_be_turned_off(shared_client: TestClient) -> None:
+    body = shared_client.post(URL, json=ask(model="ragchat-rag", sources_footer=False)).json()
     assert body["choices"][0]["message"]["content"] == FAKE_ANSWER
     assert len(body["sources"]) == 3
 
 
-def test_openapi_documents_the_v1_routes(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_documents_the_v1_routes(shared_client: TestClient) -> None:
+    paths = shared_client.get("/openapi.json").json()["paths"]
     assert "/v1/chat/completions" in paths and "/v1/models" in paths

@@ -46,9 +46,9 @@ PAYLOADS = {
 ENDPOINTS = ["invoke", "batch", "stream", "stream_events", "stream_log"]
 
 
-def placements(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def placements(payload: dict[str, Any], username: str = "ada") -> dict[str, dict[str, Any]]:
     """Every place in a request body a client controls, each holding `payload`."""
-    ask = {"question": "temporary files?", "username": "ada"}
+    ask = {"question": "temporary files?", "username": username}
     return {
         "as the input": {"input": payload},
         "as the filter": {"input": {**ask, "filter": payload}},
@@ -62,13 +62,18 @@ def placements(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.fixture
-def client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
-    monkeypatch.setenv("X", SENTINEL)
-    resources = Resources(settings=settings, llm=fake_chat_model(), retriever=FakeRetriever())
-    with TestClient(create_app(settings, resources)) as test_client:
-        yield test_client
+@pytest.fixture(scope="module")
+def client(module_settings: Settings) -> Iterator[TestClient]:
+    """One app for the module: each payload test is a user of its own (the rate limit is per
+    user), and the environment holds the sentinel for as long as the app serves."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_API_KEY", SENTINEL)
+        env.setenv("X", SENTINEL)
+        resources = Resources(
+            settings=module_settings, llm=fake_chat_model(), retriever=FakeRetriever()
+        )
+        with TestClient(create_app(module_settings, resources)) as test_client:
+            yield test_client
 
 
 def revived(node: Any) -> list[Any]:
@@ -99,7 +104,8 @@ def test_serialized_object_payloads_revive_nothing_and_leak_nothing(
     client: TestClient, name: str, endpoint: str
 ) -> None:
     outcomes = {}
-    for where, body in placements(PAYLOADS[name]).items():
+    username = f"ada-{endpoint}-{list(PAYLOADS).index(name)}"
+    for where, body in placements(PAYLOADS[name], username).items():
         if endpoint == "batch":
             body = {**body, "inputs": [body["input"]]}
             body.pop("input")
