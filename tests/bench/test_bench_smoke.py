@@ -143,7 +143,8 @@ def test_run_all_writes_one_table(tmp_path: Path) -> None:
     assert "QUICK MODE" in table
 
 
-def test_upload_speed_quick() -> None:
+def test_upload_speed_quick(small_model: None) -> None:
+    # Uploads never reach the LLM: the server need not load the shipped default for them.
     from bench import upload_speed
 
     rows = upload_speed.main(quick=True)
