@@ -170,12 +170,17 @@ async def _ask(
 async def run_stage(
     url: str, stage: str, questions: list[Question], count: TokenCounter
 ) -> list[Outcome]:
+    import uuid
+
+    # Sessions of their own on each call: a second half asked of the same server must not
+    # continue the first half's conversations (its questions would be in the history).
+    run = uuid.uuid4().hex[:8]
     outcomes = []
     for number, thread in enumerate(threads(questions)):
         for question in thread:
             payload: dict[str, Any] = {"question": question.question}
             if stage != "formatted":
-                payload |= {"username": "bench", "session_id": f"{stage}-{number}"}
+                payload |= {"username": "bench", "session_id": f"{stage}-{run}-{number}"}
             outcomes.append(await ask(url, stage, question, payload, count))
     return outcomes
 
