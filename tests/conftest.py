@@ -92,6 +92,22 @@ def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return unit_settings(tmp_path_factory.mktemp("shared-app"))
 
 
+@pytest.fixture(scope="module")
+def shared_client(module_settings: Settings) -> Iterator[Any]:
+    """One app (fake model, fixed documents) shared by a module's tests that only read or
+    are refused before anything is stored; a module that needs other parts defines its own."""
+    from fastapi.testclient import TestClient
+
+    from graph.resources import Resources
+    from server import create_app
+
+    resources = Resources(
+        settings=module_settings, llm=fake_chat_model(), retriever=FakeRetriever()
+    )
+    with TestClient(create_app(module_settings, resources)) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 def fake_llm() -> FakeChatModel:
     return fake_chat_model()

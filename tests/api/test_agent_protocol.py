@@ -31,16 +31,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture(scope="module")
-def shared_client(module_settings: Settings) -> Iterator[TestClient]:
-    """One app for the runs refused before they start: no thread or run is made."""
-    resources = Resources(
-        settings=module_settings, llm=fake_chat_model(), retriever=FakeRetriever()
-    )
-    with TestClient(create_app(module_settings, resources)) as test_client:
-        yield test_client
-
-
 def run(client: TestClient, path: str, **body: Any) -> Any:
     response = client.post(path, json=body)
     assert response.status_code == 200, response.text

@@ -40,16 +40,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture(scope="module")
-def shared_client(module_settings: Settings) -> Iterator[TestClient]:
-    """One app for the tests that only read or are refused: nothing is stored."""
-    resources = Resources(
-        settings=module_settings, llm=fake_chat_model(), retriever=FakeRetriever()
-    )
-    with TestClient(create_app(module_settings, resources)) as test_client:
-        yield test_client
-
-
 def stream_log_state(body: str) -> dict[str, Any]:
     """The run state the playground rebuilds from `stream_log`'s JSON patches."""
     state: Any = None
