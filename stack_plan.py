@@ -113,14 +113,18 @@ def seed_samples_command(index_dir: Path, samples: Path = REPO / "samples") -> l
     Run it in `samples.parent`: the chunks' `source` is then `samples/...`, not a local path.
     """
     has_index = index_dir.is_dir() and any(index_dir.iterdir())
-    if has_index or not samples.is_dir() or importlib.util.find_spec("chains.ingest") is None:
+    if (
+        has_index
+        or not samples.is_dir()
+        or importlib.util.find_spec("chains.ingest.pipeline") is None
+    ):
         return None
     return [sys.executable, "-m", "stack_plan", "seed", samples.name]
 
 
 def seed(paths: list[str]) -> int:
     """`python -m stack_plan seed PATH...`: ingest in a child; the supervisor never loads torch."""
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
     from settings import get_settings
 
     report = ingest(get_settings(), list(paths), progress=False)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, create_model, fiel
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
-from chains.text import check_text
+from chains.history.text import check_text
 from graph.options import STAGES, GraphOptions
 from settings import Settings
 

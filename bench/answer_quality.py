@@ -33,6 +33,7 @@ from bench.launch import REAL_APP, serve
 from bench.report import Row, not_available, run_cli
 from bench.stats import median, ms, percentile
 from bench.synthetic_index import REPO, SAMPLES, share_model_cache
+from chains.models.presets import llm_model
 from settings import Settings
 
 NAME = "answer quality"
@@ -379,7 +380,7 @@ def endpoint_provider(data_dir: Path, questions: list[Question]) -> list[Row]:
         settings = base.model_copy(
             update={
                 "llm_provider": "endpoint",
-                "llm_model": base.resolved_llm_model,  # as `make stack` names it
+                "llm_model": llm_model(base),  # as `make stack` names it
                 "llm_endpoint_url": child.url,
                 "max_new_tokens": int(MAX_NEW_TOKENS),
             }
@@ -419,7 +420,7 @@ def main(quick: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
         data_dir = Path(tmp) / "data"
         share_model_cache(data_dir)
-        from chains.ingest import ingest
+        from chains.ingest.pipeline import ingest
 
         settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
         folder = SAMPLES / "library" if quick else SAMPLES

@@ -24,6 +24,7 @@ from typing import Any
 from bench.report import Row, not_available, run_cli
 from bench.stats import median, ms
 from bench.synthetic_index import REPO, share_model_cache
+from chains.models.presets import context_tokens, llm_model, prompt_style
 from settings import Settings
 
 NAME = "llm speed"
@@ -47,12 +48,12 @@ def rag_turns(settings: Settings, n: int) -> list[list[dict[str, str]]]:
 
     rows = [json.loads(line) for line in ANSWERS.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r["split"] == "tune" and not r.get("follow_up_of")]
-    style = settings.resolved_prompt_style
+    style = prompt_style(settings)
     turns = []
     for i in range(n):
         row, other = rows[i % len(rows)], rows[(i + 7) % len(rows)]
         ranked = [Passage(1, row["evidence"]), Passage(2, other["evidence"])]
-        passages = within_budget(ranked, settings.resolved_context_tokens)
+        passages = within_budget(ranked, context_tokens(settings))
         fence = "heading" if style == "small" else "tags"
         messages = RAG_PROMPTS[style].format_messages(
             context=format_passages(passages, fence),
@@ -250,7 +251,7 @@ def main(quick: bool = False) -> list[Row]:
         probe = load(source, threads, vocab_only=True)
         tokens = prompt_tokens(probe, turns[0])
         probe.close()
-        label = f"model {settings.resolved_llm_model}"
+        label = f"model {llm_model(settings)}"
         rows = [Row(NAME, "model", None, "", note=label)]
         rows += weights_rows(settings, source, tokens, quick)
         chosen = local_weights(settings, source)

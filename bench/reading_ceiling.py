@@ -29,6 +29,7 @@ from typing import Any
 from bench.llm_speed import ANSWERS, load
 from bench.release_notes import QUESTIONS as RELEASE_NOTES
 from bench.report import Row, render_table
+from chains.models.presets import llm_model, prompt_style
 from settings import Settings
 
 NAME = "reading ceiling"
@@ -47,7 +48,7 @@ def turns(
     rows = [json.loads(line) for line in labelled.read_text().splitlines() if line.strip()]
     half = [r for r in rows if r["split"] == split]
     by_id = {r["id"]: r for r in rows}
-    style = settings.resolved_prompt_style
+    style = prompt_style(settings)
     fence = "heading" if style == "small" else "tags"
     out = []
     for i, row in enumerate(half):
@@ -97,7 +98,7 @@ def ceiling(model: str, labelled: str, split: str, distractors: int) -> list[Row
             print(f"{int(hit)}\t{row['id']}\t{row['fact']}\t{answer[:160]!r}", flush=True)
     finally:
         llm.close()
-    label = f"{labelled}, {path.name}, {settings.resolved_prompt_style} prompt, {split} half"
+    label = f"{labelled}, {path.name}, {prompt_style(settings)} prompt, {split} half"
     note = f"evidence + {distractors} other passages, {len(asked)} questions"
     return [Row(NAME, f"{label}: accuracy", right / len(asked), "", note=note)]
 
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a preset or a .gguf path")
     parser.add_argument("--distractors", type=int, default=0)
     args = parser.parse_args()
-    model = args.model or Settings().resolved_llm_model  # type: ignore[call-arg]
+    model = args.model or llm_model(Settings())  # type: ignore[call-arg]
     print(render_table(ceiling(model, args.labelled, args.split, args.distractors)))
 
 

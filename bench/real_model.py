@@ -42,7 +42,7 @@ def questions(n: int) -> list[str]:
 
 
 def ingest_samples(data_dir: Path, folder: Path = SAMPLES) -> int:
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
 
     settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
     return ingest(settings, [folder], progress=False).chunks

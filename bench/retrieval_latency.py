@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import markdown_table
-from chains.embeddings import get_embeddings
+from chains.embeddings.factory import get_embeddings
 from chains.index.chunks import Chunk
 from chains.index.local import LocalHybridIndex
-from chains.ingest import ingest
+from chains.ingest.pipeline import ingest
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,10 +46,11 @@ from bench.retrieval_scores import (
     paired_interval,
     per_question,
 )
-from chains.embeddings import get_embeddings
+from chains.embeddings.factory import get_embeddings
+from chains.embeddings.vectors import unit, unit_rows
 from chains.index.local import LocalHybridIndex
-from chains.ingest import ingest
-from chains.vectors import unit, unit_rows
+from chains.ingest.pipeline import ingest
+from chains.models.embedding_model import embedding_model_folder, query_backend
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def score_table(
         vectors = snapshot.vectors
         if dense_headings:
             from bench.release_notes import with_heading_text
-            from chains.embeddings import embed_texts
+            from chains.embeddings.factory import embed_texts
 
             placed = [with_heading_text(snapshot.chunk(i)) for i in range(len(snapshot))]
             vectors = unit_rows(
@@ -204,8 +205,8 @@ def run(args: argparse.Namespace) -> str:
         f"Retrieval quality: {len(questions)} hand-labelled questions over samples/ "
         f"({len(table.pages)} chunks), plus the answer set's {len(answers)} first "
         f"questions for whether the answer is in context; embeddings "
-        f"{Path(shipped.resolved_embedding_model).name}, {doc_backend} (documents) / "
-        f"{shipped.embedding_backend} (queries)"
+        f"{Path(embedding_model_folder(shipped)).name}, {doc_backend} (documents) / "
+        f"{query_backend(shipped)} (queries)"
     )
     if args.tune_only:  # choosing defaults: the test half stays unseen
         return "\n".join(

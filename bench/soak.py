@@ -144,7 +144,7 @@ async def verify(base: str, tally: Tally) -> list[str]:
 
 
 def seed_index(data_dir: Path) -> None:
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
     from settings import Settings
 
     ingest(Settings(data_dir=data_dir), [Path("samples")], progress=False)

@@ -20,7 +20,8 @@ from pathlib import Path
 from bench.launch import REAL_APP, serve
 from bench.report import Row, not_available, run_cli
 from bench.stats import median, ms
-from settings import Settings, bundled_gguf_path
+from chains.models.bundled import bundled_gguf_path
+from settings import Settings
 
 NAME = "streaming overhead"
 MAX_TOKENS = 64

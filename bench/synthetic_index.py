@@ -85,7 +85,7 @@ def share_model_cache(data_dir: Path) -> None:
 def ingested_samples(prefix: str, paths: Sequence[Path] = (SAMPLES,)) -> Iterator[Settings]:
     """Settings of a temporary data folder (nothing read from `.env`) holding `paths`
     (files or folders) ingested, with the shared model cache; removed on exit."""
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
     from settings import Settings
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:

@@ -22,7 +22,7 @@ import httpx
 
 from bench.launch import REAL_APP, serve
 from bench.report import Row, run_cli
-from chains.loaders import discover
+from chains.ingest.loaders import discover
 from stack_plan import REPO
 
 NAME = "upload to searchable"

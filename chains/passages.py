@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from langchain_core.documents import Document
 
-from chains.headings import PATH_SEPARATOR
 from chains.index import sparse
 from chains.index.fusion import leans_on_words
+from chains.ingest.headings import PATH_SEPARATOR
 
 PASSAGE_CHARS = 300
 HEADER_TOKENS = 20  # a passage's "title › section" beyond this is shortened

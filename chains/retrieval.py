@@ -20,12 +20,13 @@ from chains.index.backend import MODES, IndexUnavailable, SearchBackend
 from chains.index.filters import InvalidSearch, validate_filter
 from chains.index.fusion import cap_per_source, query_alpha
 from chains.index.local import LocalHybridIndex
+from chains.models.embedding_model import embedding_model_name, query_backend
 from chains.passages import Passage, passage_lines
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from chains.embeddings import QueryVectors
+    from chains.embeddings.factory import QueryVectors
     from settings import Settings
 
 __all__ = [
@@ -69,7 +70,7 @@ class Retriever:
     def embeddings(self) -> Embeddings:
         with self._lock:
             if self._embeddings is None:
-                from chains.embeddings import get_embeddings
+                from chains.embeddings.factory import get_embeddings
 
                 self._embeddings = get_embeddings(self.settings)
             return self._embeddings
@@ -77,7 +78,7 @@ class Retriever:
     @property
     def query_vectors(self) -> QueryVectors:
         """The query model behind a cache of recent questions (shared with passage scoring)."""
-        from chains.embeddings import QueryVectors
+        from chains.embeddings.factory import QueryVectors
 
         embeddings = self.embeddings
         with self._lock:
@@ -169,7 +170,7 @@ def _open_backend(settings: Settings) -> SearchBackend:
         settings.index_dir,
         create=True,
         reload_interval=0.0,
-        embedder=settings.embedding_model_name,
+        embedder=embedding_model_name(settings),
     )
 
 
@@ -185,7 +186,7 @@ def get_retriever(settings: Settings) -> Retriever:
         settings.pinecone_index,
         settings.pinecone_namespace,
         settings.embedding_model,  # the name: a packaged model is joined on first use, not here
-        settings.embedding_backend,
+        query_backend(settings),
     )
     with _retrievers_lock:
         if key not in _retrievers:

@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamWriter
 
 from chains import prompts
+from chains.models.presets import context_tokens, prompt_style
 from chains.passages import cites_a_source, focus, supporting_passage
 from chains.retrieval import format_passages
 from graph.context import RequestContext, SearchParams
@@ -40,7 +41,7 @@ class ChatNodes:
 
     @property
     def style(self) -> prompts.PromptStyle:
-        return self.resources.settings.resolved_prompt_style
+        return prompt_style(self.resources.settings)
 
     @property
     def prompt(self) -> ChatPromptTemplate:
@@ -122,7 +123,7 @@ class ChatNodes:
             focus,
             state.get("standalone_question") or state["question"],
             state.get("documents") or [],
-            self.resources.settings.resolved_context_tokens,
+            context_tokens(self.resources.settings),
             embed_question,
             embed_texts,
         )

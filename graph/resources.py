@@ -11,10 +11,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from chains.embeddings import EmbeddingCache
+from chains.embeddings.factory import EmbeddingCache
 from chains.history import HistoryStore
 from chains.index.local import LocalHybridIndex
 from chains.llm import get_chat_model
+from chains.models.embedding_model import check_embedding_model
 from chains.retrieval import Retriever, get_retriever
 from settings import Settings, get_settings
 
@@ -27,6 +28,11 @@ class Resources:
     retriever: Retriever | None = None
     _history_lock: asyncio.Lock | None = field(default=None, repr=False)
     _passages: EmbeddingCache | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # An embedding model that cannot serve is refused when the app is built, not at
+        # the first question.
+        check_embedding_model(self.settings)
 
     def chat_model(self) -> BaseChatModel:
         if self.llm is None:

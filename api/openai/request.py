@@ -17,8 +17,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from api.openai.errors import OpenAIError
 from api.openai.schemas import ChatCompletionRequest, ChatMessage
 from chains.history import history_window
+from chains.history.text import check_text
 from chains.index.filters import FilterError, validate_filter
-from chains.text import check_text
 from graph.options import STAGES
 from settings import Settings
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from api import metrics
 from api.identity import ApiKeys, resolve_identity
 from api.readiness import Readiness
+from chains.models.presets import llm_model
 from graph.resources import Resources
 from settings import Settings
 
@@ -30,7 +31,7 @@ class LLMStatus:
 
 def model_label(settings: Settings) -> str:
     """The model's name for clients: a file name, never the server's path to it."""
-    model = settings.resolved_llm_model
+    model = llm_model(settings)
     return Path(model).name if settings.llm_provider == "local" else model
 
 

@@ -2,7 +2,7 @@
 
 Pinecone cannot list what it holds by source, and the embedded index would have to scan
 every chunk, so ingest records each document here as it writes the index (the CLI and
-upload jobs alike, through `chains.ingest`).
+upload jobs alike, through `chains.ingest.pipeline`).
 """
 
 from __future__ import annotations

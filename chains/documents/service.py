@@ -17,7 +17,7 @@ from chains.documents.uploads import (
     store_upload,
 )
 from chains.documents.worker import lazy_store
-from chains.ingest import delete_source
+from chains.ingest.pipeline import delete_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable

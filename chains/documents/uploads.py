@@ -13,7 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from chains.loaders import SUPPORTED_SUFFIXES
+from chains.ingest.loaders import SUPPORTED_SUFFIXES
 
 UPLOADS = "uploads"
 MAX_NAME_CHARS = 200
@@ -94,7 +94,7 @@ def discard_upload(data_dir: Path, relative: str | None) -> None:
 
 def typed_metadata(raw: Any) -> dict[str, Any]:
     """The metadata form field: a JSON object, strings typed as `--meta` types them."""
-    from chains.ingest import meta_key, typed_value
+    from chains.ingest.pipeline import meta_key, typed_value
 
     if raw is None:
         return {}

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 from chains.documents.jobs import Job, JobStore
 from chains.documents.queue import JobQueue
 from chains.documents.uploads import discard_upload
-from chains.ingest import (
+from chains.ingest.loaders import SourceFile
+from chains.ingest.pipeline import (
     IngestCancelled,
     IngestHooks,
     delete_source,
     ingest_files,
     open_store,
 )
-from chains.loaders import SourceFile
 
 if TYPE_CHECKING:
     from chains.index.backend import ChunkStore

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from chains.text import check_text
+from chains.history.text import check_text
 
 DEFAULT_SESSION_ID = "default"
 MAX_NAME_CHARS = 64

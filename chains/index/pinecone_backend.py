@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from chains.embeddings.vectors import unit, unit_rows
 from chains.index import sparse
 from chains.index.backend import REBUILD, IndexUnavailable, embedder_mismatch
 from chains.index.chunks import REVISION_KEY, Chunk, ScoredChunk, chunk_id
 from chains.index.files import file_signature
-from chains.vectors import unit, unit_rows
+from chains.models.embedding_model import embedding_model_name
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -87,7 +88,7 @@ class PineconeStore:
         client = Pinecone(api_key=settings.pinecone_api_key.get_secret_value())
         name = settings.pinecone_index
         if not client.has_index(name):
-            from chains.embeddings import get_embeddings
+            from chains.embeddings.factory import get_embeddings
 
             dimension = len(get_embeddings(settings).embed_query("dimension probe"))
             client.create_index(
@@ -104,7 +105,7 @@ class PineconeStore:
             stats_path=stats_path,
             name=name,
             rebuild=rebuild,
-            embedder=settings.embedding_model_name,
+            embedder=embedding_model_name(settings),
         )
 
     # --- BM25 statistics kept beside the data ---------------------------------------

@@ -10,14 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from chains.llm.errors import LLMUnavailable
-from chains.packaged_models import QWEN25_CODER_1_5B, PackagedModelMissing, gguf_file
-from settings import QWEN25_CODER_1_5B as QWEN_PRESET
-from settings import SMOLLM2_135M, Settings, bundled_gguf_path
+from chains.models.bundled import bundled_gguf_path
+from chains.models.packaged import QWEN25_CODER_1_5B, PackagedModelMissing, gguf_file
+from chains.models.presets import QWEN25_CODER_1_5B as QWEN_PRESET
+from chains.models.presets import SMOLLM2_135M, llm_model
+from settings import Settings
 
 
 def model_gguf(settings: Settings) -> Path:
     """The GGUF for `LLM_MODEL` (joined from packages on first use); LLMUnavailable if none."""
-    model = settings.resolved_llm_model
+    model = llm_model(settings)
     if model == QWEN_PRESET.name:
         try:
             return gguf_file(QWEN25_CODER_1_5B, settings.resolved_models_dir)

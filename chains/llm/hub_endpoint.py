@@ -11,6 +11,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from chains.llm.errors import LLMUnavailable
+from chains.models.presets import llm_model
 from settings import Settings
 
 
@@ -36,6 +37,6 @@ def hub_endpoint_model(settings: Settings) -> BaseChatModel:
         if not token:
             raise LLMUnavailable("huggingface: HF_TOKEN is not set")
         llm = HuggingFaceEndpoint(
-            repo_id=settings.resolved_llm_model, huggingfacehub_api_token=token, **common
+            repo_id=llm_model(settings), huggingfacehub_api_token=token, **common
         )
     return ChatHuggingFace(llm=llm, max_tokens=settings.max_new_tokens)

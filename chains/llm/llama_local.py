@@ -28,6 +28,7 @@ from chains.llm.errors import LLMTimeout, LLMUnavailable
 from chains.llm.gguf import model_gguf
 from chains.llm.queue import WAITING
 from chains.llm.weights import local_weights
+from chains.models.presets import prompt_style
 from settings import Settings
 
 _DONE = object()
@@ -209,7 +210,7 @@ def warm_prompt_prefix(model: SerializedChatLlamaCpp, settings: Settings) -> Non
     with the same system turn, so after this even the first question after a start pays
     only for its passages and question.
     """
-    prompt = prompts.RAG_PROMPTS[settings.resolved_prompt_style]
+    prompt = prompts.RAG_PROMPTS[prompt_style(settings)]
     messages = prompt.format_messages(context="", earlier="", question="", history=[])
     model.bind(max_tokens=1).invoke(messages)
 

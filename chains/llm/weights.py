@@ -7,7 +7,7 @@ three times faster. Qwen2.5-Coder-1.5B ships as Q4_K_M, which has fast kernels, 
 from the shipped values, so F16 only rounds each to half precision and Q8_0 to 256 levels
 per block: nothing the shipped file holds is lost beyond that rounding. Which one gives
 the fastest RAG turn depends on the model and the CPU, so `LLM_WEIGHTS=auto` times one
-with each, once per model and machine (chains.measured_choice); docs/answers.md has the
+with each, once per model and machine (chains.models.measured_choice); docs/answers.md has the
 figures.
 """
 
@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from chains.measured_choice import fastest
+from chains.models.measured_choice import fastest
 from settings import Settings
 
 log = logging.getLogger("ragchat.llm")

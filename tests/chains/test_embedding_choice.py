@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from chains import embeddings
-from chains.embeddings import ingest_backend
+from chains.embeddings import factory as embeddings
+from chains.embeddings.factory import ingest_backend
 from settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chains.embeddings import embed_texts, get_embeddings
+from chains.embeddings.factory import embed_texts, get_embeddings
 from settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def test_torch_bf16_matches_torch_fp32(settings):
 
 
 def test_prepare_query_model_builds_the_onnx_files(tmp_path):
-    from chains.embeddings import prepare_query_model
+    from chains.embeddings.factory import prepare_query_model
 
     settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "models", _env_file=None)
     prepare_query_model(settings)
@@ -69,7 +69,7 @@ def test_prepare_query_model_builds_the_onnx_files(tmp_path):
 def test_embedding_cache_embeds_each_text_once_and_stays_bounded():
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    from chains.embeddings import EmbeddingCache
+    from chains.embeddings.factory import EmbeddingCache
 
     class Counting(DeterministicFakeEmbedding):
         calls: list = []

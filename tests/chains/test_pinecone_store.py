@@ -250,7 +250,7 @@ def test_live_round_trip(tmp_path):
         pinecone_namespace=f"ragchat-test-{os.getpid()}",
     )
     store = PineconeStore.from_settings(settings)
-    from chains.embeddings import embed_texts, get_embeddings
+    from chains.embeddings.factory import embed_texts, get_embeddings
 
     embeddings = get_embeddings(settings)
     chunks = make_chunks("live/a.md")

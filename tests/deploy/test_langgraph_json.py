@@ -64,7 +64,7 @@ def test_it_names_the_full_chat_graph(chat_graph: CompiledStateGraph) -> None:
 async def test_the_graph_answers_once_with_the_local_model(
     chat_graph: CompiledStateGraph, tmp_path: Path
 ) -> None:
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
 
     doc = tmp_path / "zebra.md"
     doc.write_text("# Zebra facts\n\nThe zebra named Quillon lives in the Vantara valley.\n")

@@ -46,7 +46,7 @@ def answered_statuses(log: Path) -> Counter[int]:
 def test_schemathesis_finds_no_server_error(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
     from settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]

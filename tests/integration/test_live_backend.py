@@ -10,7 +10,7 @@ import httpx
 import pytest
 from langserve import RemoteRunnable
 
-from settings import bundled_gguf_path
+from chains.models.bundled import bundled_gguf_path
 from tests.utils.processes import backend, llama_server
 
 pytestmark = pytest.mark.integration

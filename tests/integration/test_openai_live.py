@@ -161,7 +161,7 @@ def test_a_client_that_leaves_stops_the_generation(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_real_index_filter_end_to_end(tmp_path: Path) -> None:
     """Ingest two files with different metadata, then ask through the SDK with a filter."""
-    from chains.ingest import ingest
+    from chains.ingest.pipeline import ingest
     from settings import Settings
 
     docs = tmp_path / "docs"

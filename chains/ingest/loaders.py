@@ -2,7 +2,7 @@
 
 Formats: Markdown, plain text, reStructuredText, HTML (lxml, navigation and
 scripts dropped) and PDF (pypdf). Sections and their heading paths come from
-`chains.headings`.
+`chains.ingest.headings`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chains.headings import HTML_MARK, Section, markdown_sections, marked_sections, rst_sections
-from chains.pdf_outline import outline_entries, pdf_sections
+from chains.ingest.headings import (
+    HTML_MARK,
+    Section,
+    markdown_sections,
+    marked_sections,
+    rst_sections,
+)
+from chains.ingest.pdf_outline import outline_entries, pdf_sections
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".txt", ".rst", ".html", ".htm", ".pdf"})
 _DROP_TAGS = ("script", "style", "nav", "noscript", "template", "header", "footer", "form")

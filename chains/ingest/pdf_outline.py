@@ -1,4 +1,4 @@
-"""A PDF's sections from its outline (bookmarks), for `chains.headings`' heading paths."""
+"""A PDF's sections from its outline (bookmarks), for `chains.ingest.headings`' heading paths."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from chains.headings import Line, Section, clean_heading, sections_of
+from chains.ingest.headings import Line, Section, clean_heading, sections_of
 
 
 def pdf_sections(pages: Sequence[str], outline: Sequence[tuple[int, str, int]]) -> list[Section]:

@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
-from chains.embeddings import (
+from chains.embeddings.factory import (
     embed_texts,
     get_embeddings,
     ingest_backend,
     prepare_query_model,
 )
-from chains.headings import Section, section_path, spanned_path, top_level_groups
 from chains.index.backend import ChunkStore
 from chains.index.chunks import REVISION_KEY, Chunk
-from chains.loaders import SourceFile, discover, load
+from chains.ingest.headings import Section, section_path, spanned_path, top_level_groups
+from chains.ingest.loaders import SourceFile, discover, load
+from chains.models.embedding_model import embedding_model_name, query_backend
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -149,7 +150,7 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
         return PineconeStore.from_settings(settings, rebuild=rebuild)
     from chains.index.local import LocalHybridIndex
 
-    embedder = settings.embedding_model_name
+    embedder = embedding_model_name(settings)
     if rebuild:
         return LocalHybridIndex.for_rebuild(settings.index_dir, embedder=embedder)
     return LocalHybridIndex.open(settings.index_dir, create=True, embedder=embedder)
@@ -245,7 +246,7 @@ def ingest_files(
     if embeddings is None:
         backend = ingest_backend(settings, [c.text for c in chunks])
         embeddings = get_embeddings(settings, backend)
-        if backend != settings.embedding_backend:
+        if backend != query_backend(settings):
             prepare_query_model(settings)
     model_seconds = time.perf_counter() - loading
     # `is None`, not `or`: an empty index has len 0 and is falsy.

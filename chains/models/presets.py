@@ -1,0 +1,76 @@
+"""The LLM presets `LLM_MODEL` may name, and what a setting of it comes to.
+
+A preset carries the prompt style and context budget its model reads best; they follow
+the model, not the provider (`make stack` serves the same model through llama.cpp's
+server and wants the same prompt). `settings.py` only holds the names; these functions
+turn them into a model, a prompt style and a budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from settings import PromptStyle, Settings
+
+# CONTEXT_TOKENS when no preset names it: an endpoint model keeps the five chunks whole.
+LARGE_CONTEXT_TOKENS = 1500
+DEFAULT_HUB_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A model `LLM_MODEL` may name, with the prompt it reads best and how much context."""
+
+    name: str
+    gguf_name: str
+    """A GGUF path with this file name gets the preset too."""
+    prompt_style: PromptStyle
+    context_tokens: int
+    """CONTEXT_TOKENS when unset (docs/answers.md has the curve)."""
+
+
+# SmolLM2-135M loses the answer in more than a few passages. Qwen2.5-Coder-1.5B's budget
+# was chosen on the tune half (docs/answers.md): prompt evaluation is most of its time
+# to first token on two cores.
+SMOLLM2_135M = ModelPreset("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "small", 90)
+QWEN25_CODER_1_5B = ModelPreset(
+    "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "medium", 100
+)
+MODEL_PRESETS = {preset.name: preset for preset in (SMOLLM2_135M, QWEN25_CODER_1_5B)}
+DEFAULT_LOCAL_MODEL = QWEN25_CODER_1_5B.name
+
+
+def llm_model(settings: Settings) -> str:
+    """The model the provider will actually use (a preset name, path or repo id)."""
+    if settings.llm_model:
+        return settings.llm_model
+    if settings.llm_provider == "local":
+        return DEFAULT_LOCAL_MODEL
+    if settings.llm_provider == "huggingface":
+        return DEFAULT_HUB_MODEL
+    return settings.llm_endpoint_url
+
+
+def llm_preset(settings: Settings) -> ModelPreset | None:
+    """The preset `LLM_MODEL` names (for `local` by default Qwen2.5-Coder-1.5B), or whose
+    GGUF it points at; None for another model."""
+    model = llm_model(settings)
+    by_file = {preset.gguf_name: preset for preset in MODEL_PRESETS.values()}
+    return MODEL_PRESETS.get(model) or by_file.get(Path(model).name)
+
+
+def prompt_style(settings: Settings) -> PromptStyle:
+    """PROMPT_STYLE, or the preset's when it says auto; `large` for any other model."""
+    if settings.prompt_style != "auto":
+        return settings.prompt_style
+    preset = llm_preset(settings)
+    return preset.prompt_style if preset else "large"
+
+
+def context_tokens(settings: Settings) -> int:
+    """CONTEXT_TOKENS, or the preset's budget when unset."""
+    if settings.context_tokens is not None:
+        return settings.context_tokens
+    preset = llm_preset(settings)
+    return preset.context_tokens if preset else LARGE_CONTEXT_TOKENS
