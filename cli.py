@@ -97,6 +97,7 @@ def _stack(args: argparse.Namespace) -> int:
     import stack_plan as plan
     from chains.llm import LLMUnavailable
     from chains.llm.gguf import model_gguf
+    from chains.llm.llama_build import activate, choose_build
     from chains.llm.weights import local_weights
     from chains.models.presets import llm_model
     from stack import log
@@ -106,12 +107,17 @@ def _stack(args: argparse.Namespace) -> int:
     # from its packages on first use) on the same weights (LLM_WEIGHTS).
     local = settings.model_copy(update={"llm_provider": "local"})
     try:
-        gguf = local_weights(local, model_gguf(local))
+        shipped = model_gguf(local)
+        build = choose_build(local, shipped)
+        activate(build)  # the weights are converted and timed with the same build
+        gguf = local_weights(local, shipped)
     except LLMUnavailable as exc:
         log(f"no GGUF model for the LLM server: {exc}")
         return 2
     llm_port = args.llm_port or settings.llm_server_port or plan.free_port()
-    llm = plan.llm_server(gguf, llm_port, settings.llm_context_tokens, settings.llm_threads)
+    llm = plan.llm_server(
+        gguf, llm_port, settings.llm_context_tokens, settings.llm_threads, build.build.folder
+    )
     host = args.host or settings.host
     env = plan.endpoint_env(llm.url, llm_model(local))
     backend = plan.backend(host, args.port or settings.port, env)

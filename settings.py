@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=4096, ge=512, le=32768)
     llm_threads: int = Field(default=0, ge=0, description="0 = number of cores")
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    llama_build: Literal["auto", "tuned", "portable"] = Field(
+        default="auto",
+        description="local: the llama.cpp build for this CPU's AVX-512 family, or the portable "
+        "(AVX2) one; auto probes both in child processes at first start, keeps the fastest "
+        "that survives",
+    )
     llm_weights: LLMWeights = Field(
         default="auto",
         description="local: the GGUF as shipped, or converted once to q8_0/f16; auto measures "

@@ -70,7 +70,10 @@ def frontend(host: str, port: int, backend_url: str, max_upload_mb: int) -> Chil
     return Child("frontend", argv, f"{url}/_stcore/health", {"BACKEND_URL": backend_url}, url)
 
 
-def llm_server(gguf: Path, port: int, context_tokens: int, threads: int = 0) -> Child:
+def llm_server(
+    gguf: Path, port: int, context_tokens: int, threads: int = 0, pythonpath: Path | None = None
+) -> Child:
+    """llama.cpp's OpenAI-compatible server; `pythonpath` loads another llama.cpp build."""
     url = f"http://127.0.0.1:{port}"
     argv = [
         sys.executable,
@@ -89,7 +92,8 @@ def llm_server(gguf: Path, port: int, context_tokens: int, threads: int = 0) -> 
     ]
     if threads:
         argv += ["--n_threads", str(threads)]
-    return Child("llm-server", argv, f"{url}/v1/models", {}, url)
+    env = {"PYTHONPATH": str(pythonpath)} if pythonpath else {}
+    return Child("llm-server", argv, f"{url}/v1/models", env, url)
 
 
 def endpoint_env(llm_url: str, model: str) -> dict[str, str]:

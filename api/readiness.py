@@ -19,6 +19,7 @@ import httpx
 
 from api.errors import status_for
 from chains.index.backend import IndexUnavailable
+from chains.llm import llama_build
 from graph.resources import Resources
 
 log = logging.getLogger("ragchat.ready")
@@ -81,7 +82,8 @@ class Readiness:
         problem = self._llm_loaded()
         if problem is not None:
             raise RuntimeError(problem)
-        return "local model loaded"
+        chosen = llama_build.CHOSEN
+        return f"local model loaded; llama.cpp: {chosen.note}" if chosen else "local model loaded"
 
     async def _history(self) -> str:
         await self.resources.check_history()

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from api import metrics
 from api.identity import ApiKeys, resolve_identity
 from api.readiness import Readiness
+from chains.llm.llama_build import loaded_build
 from chains.models.presets import llm_model
 from graph.resources import Resources
 from settings import Settings
@@ -58,6 +59,7 @@ def health_router(
                 "model": model_label(settings),
                 "loaded": llm.loaded,
                 "error": llm.error,
+                "llama_cpp": loaded_build() if settings.llm_provider == "local" else None,
             },
             "auth": auth_enabled,
         }

@@ -26,6 +26,7 @@ from pydantic import PrivateAttr
 from chains import prompts
 from chains.llm.errors import LLMTimeout, LLMUnavailable
 from chains.llm.gguf import model_gguf
+from chains.llm.llama_build import activate, choose_build
 from chains.llm.queue import WAITING
 from chains.llm.weights import local_weights
 from chains.models.presets import prompt_style
@@ -180,6 +181,7 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
 
 def local_model(settings: Settings) -> BaseChatModel:
     path = str(model_gguf(settings))
+    activate(choose_build(settings, Path(path)))
     try:
         path = str(local_weights(settings, Path(path)))
         model = SerializedChatLlamaCpp(

