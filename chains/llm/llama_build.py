@@ -77,10 +77,13 @@ def installed_builds(prefix: Path | None = None) -> dict[str, LlamaBuild]:
         record = json.loads((prefix / BUILDS_RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"installed": LlamaBuild("installed", "", None)}
-    builds = {"tuned": LlamaBuild("tuned", str(record.get("tuned", "")), None)}
-    portable = prefix / PORTABLE_FOLDER
-    if (portable / "llama_cpp").is_dir():
-        builds["portable"] = LlamaBuild("portable", str(record.get("portable", "")), portable)
+    tuned, portable = str(record.get("tuned", "")), str(record.get("portable", ""))
+    if tuned == portable:  # this CPU has nothing beyond the portable flags: one build
+        return {"portable": LlamaBuild("portable", portable, None)}
+    builds = {"tuned": LlamaBuild("tuned", tuned, None)}
+    folder = prefix / PORTABLE_FOLDER
+    if (folder / "llama_cpp").is_dir():
+        builds["portable"] = LlamaBuild("portable", portable, folder)
     return builds
 
 
@@ -121,13 +124,11 @@ def _how_it_ended(returncode: int) -> str:
 def choose_build(settings: Settings, gguf: Path) -> BuildChoice:
     """The build to load for `gguf`, per LLAMA_BUILD (auto: the fastest that survives)."""
     builds = installed_builds()
-    if "installed" in builds:
-        return BuildChoice(builds["installed"], "the one installed build")
+    if len(builds) == 1:
+        (only,) = builds.values()
+        return BuildChoice(only, f"the one {only.name} build installed")
     if settings.llama_build != "auto":
-        wanted = builds.get(settings.llama_build) or builds["tuned"]
-        return BuildChoice(wanted, f"LLAMA_BUILD={settings.llama_build}")
-    if "portable" not in builds:  # this CPU has nothing beyond the portable flags
-        return BuildChoice(builds["tuned"], "the portable flags are all this CPU has")
+        return BuildChoice(builds[settings.llama_build], f"LLAMA_BUILD={settings.llama_build}")
     threads = settings.llm_threads or os.cpu_count() or 1
     key = {
         "model": gguf.name,

@@ -45,7 +45,10 @@ def test_a_cpu_without_avx512_builds_portable(tmp_path):
 
 def test_a_venv_without_a_builds_record_has_one_build(tmp_path):
     assert list(installed_builds(tmp_path)) == ["installed"]
-    (tmp_path / "llama-builds.json").write_text(json.dumps({"tuned": "-DX", "portable": "-DY"}))
+    record = tmp_path / "llama-builds.json"
+    record.write_text(json.dumps({"tuned": "-DY", "portable": "-DY"}))
+    assert list(installed_builds(tmp_path)) == ["portable"]  # a CPU without AVX-512
+    record.write_text(json.dumps({"tuned": "-DX", "portable": "-DY"}))
     assert list(installed_builds(tmp_path)) == ["tuned"]  # no portable folder beside it
     (tmp_path / "llama-portable" / "llama_cpp").mkdir(parents=True)
     builds = installed_builds(tmp_path)
@@ -124,13 +127,12 @@ def compiled_features(build: LlamaBuild) -> str:
 
 def test_make_install_left_a_build_for_this_cpu_and_a_portable_one():
     builds = installed_builds()
-    tuned = compiled_features(builds["tuned"])
-    assert "AMX" not in builds["tuned"].cmake_args
     if not {"avx512f", "avx512bw", "avx512vl"} <= cpu_flags():
-        assert set(builds) == {"tuned"}  # the portable flags are all this CPU can use
-        assert "AVX2 = 1" in tuned and "AVX512 = 1" not in tuned
+        assert set(builds) == {"portable"}  # the portable flags are all this CPU can use
+        assert "AVX512 = 1" not in compiled_features(builds["portable"])
         return
     assert set(builds) == {"tuned", "portable"}, "run `make install` (it builds both)"
-    assert "AVX512 = 1" in tuned
+    assert "AMX" not in builds["tuned"].cmake_args
+    assert "AVX512 = 1" in compiled_features(builds["tuned"])
     portable = compiled_features(builds["portable"])
     assert "AVX2 = 1" in portable and "AVX512 = 1" not in portable

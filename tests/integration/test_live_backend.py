@@ -48,12 +48,26 @@ def test_remote_runnable_invoke_batch_stream(base_url: str, stage: str) -> None:
 
 def test_health_reports_the_loaded_local_model(base_url: str) -> None:
     health = httpx.get(f"{base_url}/health").json()
+    build = health["llm"].pop("llama_cpp")
     assert health["llm"] == {
         "provider": "local",
         "model": "smollm2-135m",  # the preset tests/utils/overrides.py names
         "loaded": True,
         "error": None,
     }
+    assert build["build"] in ("tuned", "portable") and "AVX2" in build["features"]
+    ready = httpx.get(f"{base_url}/ready").json()
+    assert build["note"] in ready["checks"]["llm"]["detail"]
+
+
+def test_the_portable_build_serves_when_forced(tmp_path: Path) -> None:
+    """What a CPU without AVX-512, or one where the tuned build died, runs."""
+    with backend(tmp_path, LLAMA_BUILD="portable", MAX_NEW_TOKENS="8") as url:
+        build = httpx.get(f"{url}/health").json()["llm"]["llama_cpp"]
+        assert build["build"] == "portable" and "AVX2" in build["features"]
+        assert not [f for f in build["features"] if f.startswith("AVX512")]
+        answer = RemoteRunnable(f"{url}/simple", timeout=60).invoke({"question": "Say hi."})
+        assert isinstance(answer, str) and answer.strip()
 
 
 def test_bad_input_over_http_is_a_422(base_url: str) -> None:
