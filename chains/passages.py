@@ -63,6 +63,17 @@ def approx_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+# A heading's own section number ("E.1. Release 15.20", "2.3. Changes"): the model gave it
+# where a release was asked. Only numbers ending in a dot, so "7.13.2 — 2026-01-09" (a
+# release, not a section number) keeps its version.
+_SECTION_NUMBER = re.compile(r"^(?:[A-Z]\.)?(?:\d+\.)+\s+(?=\S)")
+
+
+def without_section_number(heading: str) -> str:
+    """`E.1.2. Changes` → `Changes`; a heading that is only a number stays as it is."""
+    return _SECTION_NUMBER.sub("", heading)
+
+
 def passage_header(passage: Passage, max_tokens: int = HEADER_TOKENS) -> str:
     """`<title> › <section>` within `max_tokens`; the title is never dropped.
 
@@ -70,7 +81,7 @@ def passage_header(passage: Passage, max_tokens: int = HEADER_TOKENS) -> str:
     heading says most about the passage. If the title and that heading alone are still
     too long, both are cut, the deepest heading keeping at least half the room.
     """
-    headings = [h for h in passage.section.split(PATH_SEPARATOR) if h]
+    headings = [without_section_number(h) for h in passage.section.split(PATH_SEPARATOR) if h]
     parts = [passage.title, *headings] if passage.title else headings
     limit = 4 * max_tokens
     header = PATH_SEPARATOR.join(parts)

@@ -22,6 +22,7 @@ from chains.passages import (
     split_passages,
     supporting_passage,
     within_budget,
+    without_section_number,
 )
 
 HEAPQ = """heapq.heappush(heap, item)
@@ -205,3 +206,11 @@ def test_focus_gives_passages_their_documents_title_and_section():
     ]
     chosen = focus("xmas", documents, 10_000, embed_question, embed_texts)
     assert [(p.title, p.section) for p in chosen] == [("pnpm", "12.23.0"), ("notes.txt", "")]
+
+
+def test_headers_leave_out_section_numbers_but_keep_versions():
+    numbered = Passage(1, "Fix a crash.", "PostgreSQL 15", "E.1. Release 15.20 › E.1.2. Changes")
+    assert passage_header(numbered) == "PostgreSQL 15 › Release 15.20 › Changes"
+    release = Passage(1, "Fix.", "coverage", "7.13.2 — 2026-01-09 › 12.17.0")
+    assert passage_header(release) == "coverage › 7.13.2 — 2026-01-09 › 12.17.0"
+    assert without_section_number("2.3. ") == "2.3. "  # nothing after it: left alone
