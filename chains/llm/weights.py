@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from chains.models.measured_choice import fastest
+from chains.models.presets import llm_preset
 from settings import Settings
 
 log = logging.getLogger("ragchat.llm")
@@ -93,6 +94,10 @@ def local_weights(settings: Settings, source: Path) -> Path:
         return source
     if settings.llm_weights != "auto":
         return converted(source, settings.llm_weights, models_dir)
+    preset = llm_preset(settings)
+    formats = preset.weights if preset else ("shipped", *CONVERSIONS)
+    if len(formats) == 1:  # nothing to choose between: no conversion, no timing
+        return source if formats[0] == "shipped" else converted(source, formats[0], models_dir)
     threads = settings.llm_threads or os.cpu_count() or 1
 
     def timing(fmt: str) -> float:
@@ -108,7 +113,7 @@ def local_weights(settings: Settings, source: Path) -> Path:
         "threads": threads,
         "llama_cpp": llama_cpp.__version__,
     }
-    candidates = {fmt: (lambda fmt=fmt: timing(fmt)) for fmt in ("shipped", *CONVERSIONS)}
+    candidates = {fmt: (lambda fmt=fmt: timing(fmt)) for fmt in formats}
     # One file per model: the presets alternate (tests on the small one, `make run` on the
     # default), and a shared file would measure again at every switch.
     choice, _ = fastest(models_dir / f"llm-weights-{source.stem}.json", key, candidates)
