@@ -64,7 +64,37 @@ def test_a_signature_stays_with_its_description_and_a_heading_with_its_paragraph
     )
     assert second.startswith("heapq.heapreplace(heap, item) Pop and return the smallest")
     assert "The heap size doesn't change." in second  # wrapped lines are joined
-    assert third.startswith("Note This one step operation")
+    # The note is part of heapreplace's description: it opens with the signature it describes.
+    assert third.startswith("heapq.heapreplace(heap, item) … Note This one step operation")
+
+
+def test_each_later_passage_of_a_description_opens_with_its_signature() -> None:
+    text = (
+        "heapq.merge(*iterables, key=None, reverse=False)\n\n"
+        "Merge multiple sorted inputs into a single sorted output.\n\n"
+        "Similar to sorted(itertools.chain(*iterables)) but returns an iterable, does not\n"
+        "pull the data into memory all at once."
+    )
+    first, second = (p.text for p in split_passages(1, text))
+    assert first.startswith("heapq.merge(*iterables, key=None, reverse=False) Merge multiple")
+    assert second == (
+        "heapq.merge(*iterables, key=None, reverse=False) … Similar to "
+        "sorted(itertools.chain(*iterables)) but returns an iterable, does not pull the data "
+        "into memory all at once."
+    )
+
+
+def test_a_restructuredtext_directive_is_a_signature_and_a_long_one_is_cut() -> None:
+    text = (
+        ".. function:: getstate()\n\n   Return an object capturing the current internal state.\n\n"
+        "   This object can be passed to setstate() to restore the state of the generator.\n\n"
+        f".. function:: {'x' * 100}(a)\n\n   A function with a very long name does something."
+    )
+    passages = [p.text for p in split_passages(1, text)]
+    assert passages[0].startswith(".. function:: getstate() Return an object")
+    assert passages[1].startswith(".. function:: getstate() … This object can be passed")
+    assert passages[2].startswith(".. function:: xxx")  # its own signature, whole
+    assert len(passages) == 3
 
 
 def test_a_long_paragraph_is_cut_between_sentences() -> None:
