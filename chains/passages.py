@@ -45,6 +45,10 @@ EXACT_DENSE_WEIGHT = 0.5
 SHORT_PARAGRAPH = 40  # shorter paragraphs (headings, "Note") join the next one
 LEAD_CHARS = 80  # the signature a later passage of its description opens with, at most
 LEAD_JOINER = " … "
+# How passages are cut, recorded with the passage vectors ingest stores
+# (`chains.index.passage_vectors`): change it whenever `split_passages` cuts otherwise, so
+# vectors of the old cut are not used.
+PASSAGES_FORMAT = f"paragraphs-{PASSAGE_CHARS}-signature-lead-{LEAD_CHARS}"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`\"'(\[*])")
 _RST_DIRECTIVE = r"\.\. (?:function|method|class|exception|data|attribute|decorator)::\s*"
@@ -189,6 +193,11 @@ def split_passages(number: int, text: str, max_chars: int = PASSAGE_CHARS) -> li
             passages.append(piece)
     # A sentence longer than twice the limit (a table flattened to one line) is cut.
     return [Passage(number, p[: 2 * max_chars]) for p in passages]
+
+
+def passage_texts(text: str) -> list[str]:
+    """The texts of a chunk's passages, as `focus` cuts them (what ingest embeds)."""
+    return [p.text for p in split_passages(0, text)]
 
 
 def idf_overlap(question: str, texts: Sequence[str]) -> np.ndarray:

@@ -30,6 +30,7 @@ from chains.index.backend import ChunkStore
 from chains.index.chunks import REVISION_KEY, Chunk
 from chains.ingest.headings import Section, section_path, spanned_path, top_level_groups
 from chains.ingest.loaders import SourceFile, discover, load
+from chains.ingest.passages import PASSAGES_FORMAT, passage_vectors
 from chains.models.embedding_model import embedding_model_name, query_backend
 
 if TYPE_CHECKING:
@@ -150,10 +151,10 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
         return PineconeStore.from_settings(settings, rebuild=rebuild)
     from chains.index.local import LocalHybridIndex
 
-    embedder = embedding_model_name(settings)
+    names = {"embedder": embedding_model_name(settings), "passages_format": PASSAGES_FORMAT}
     if rebuild:
-        return LocalHybridIndex.for_rebuild(settings.index_dir, embedder=embedder)
-    return LocalHybridIndex.open(settings.index_dir, create=True, embedder=embedder)
+        return LocalHybridIndex.for_rebuild(settings.index_dir, **names)
+    return LocalHybridIndex.open(settings.index_dir, create=True, **names)
 
 
 class IngestCancelled(RuntimeError):
@@ -256,6 +257,7 @@ def ingest_files(
     vectors = _embed(
         embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress, hooks
     )
+    passages = passage_vectors(chunks, store, embeddings)
     if hooks.stopped is not None and hooks.stopped():
         raise IngestCancelled("stopped before writing the index")
     dropped = hooks.dropped() if hooks.dropped is not None else set()
@@ -263,12 +265,13 @@ def ingest_files(
         keep = np.array([c.source not in dropped for c in chunks], dtype=bool)
         chunks = [c for c, kept in zip(chunks, keep, strict=True) if kept]
         vectors = vectors[keep] if len(vectors) else vectors
+        passages = [v for v, kept in zip(passages, keep, strict=True) if kept] if passages else None
         if not chunks:
             raise IngestCancelled("every document of this run was cancelled")
     if rebuild:
-        store.replace_all(chunks, vectors)
+        store.replace_all(chunks, vectors, passage_vectors=passages)
     elif chunks:
-        store.upsert(chunks, vectors)
+        store.upsert(chunks, vectors, passage_vectors=passages)
     _record(settings, chunks, entries, replace_all=rebuild)
     return IngestReport(
         files=len(files) - len(errors),
