@@ -36,6 +36,7 @@ from chains.ingest.headings import PATH_SEPARATOR
 
 PASSAGE_CHARS = 300
 HEADER_TOKENS = 20  # a passage's "title › section" beyond this is shortened
+DATED_JOINER = ", "  # between a header and its section's date line
 DENSE_WEIGHT = 0.7  # chosen on the tune half of bench/data/answers.jsonl
 # For a question that exact words decide (`fusion.leans_on_words`), as retrieval does. Tune
 # halves, fact in the prompt at CONTEXT_TOKENS=100 (`python -m bench.context_recall`):
@@ -69,6 +70,8 @@ class Passage:
     text: str
     title: str = ""
     section: str = ""
+    dated: str = ""
+    """The date line under its section's heading, if any ("Release date: 2026-02-12")."""
 
 
 def approx_tokens(text: str) -> int:
@@ -77,12 +80,17 @@ def approx_tokens(text: str) -> int:
 
 
 def passage_header(passage: Passage, max_tokens: int = HEADER_TOKENS) -> str:
-    """`<title> › <section>` within `max_tokens`; the title is never dropped.
+    """`<title> › <section>` within `max_tokens`; the title is never dropped. A date line
+    under the section's heading follows (`<title> › <section>, Release date: …`) unless
+    the text holds it, and is never cut: a release's items do not repeat its date.
 
     A long path loses its upper headings first ("Title › … › Bug fixes"): the deepest
     heading says most about the passage. If the title and that heading alone are still
     too long, both are cut, the deepest heading keeping at least half the room.
     """
+    if passage.dated and passage.dated not in passage.text:
+        dated = f"{DATED_JOINER}{passage.dated}"
+        return passage_header(replace(passage, dated=""), max_tokens) + dated
     headings = [h for h in passage.section.split(PATH_SEPARATOR) if h]
     parts = [passage.title, *headings] if passage.title else headings
     limit = 4 * max_tokens
@@ -263,7 +271,12 @@ def focus(
 ) -> list[Passage]:
     """The passages of `documents` that best answer `question`, best first, within budget."""
     passages = [
-        replace(passage, title=_text(doc, "title"), section=_text(doc, "section"))
+        replace(
+            passage,
+            title=_text(doc, "title"),
+            section=_text(doc, "section"),
+            dated=_text(doc, "heading_date"),
+        )
         for number, doc in enumerate(documents, start=1)
         for passage in split_passages(number, doc.page_content)
     ]

@@ -12,7 +12,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from chains.embeddings.factory import (
 )
 from chains.index.backend import ChunkStore
 from chains.index.chunks import REVISION_KEY, Chunk
-from chains.ingest.headings import Section, section_path, spanned_path, top_level_groups
+from chains.ingest.chunking import split_document
 from chains.ingest.loaders import SourceFile, discover, load
 from chains.ingest.passages import PASSAGES_FORMAT, passage_vectors
 from chains.models.embedding_model import embedding_model_name, query_backend
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESERVED_KEYS = frozenset(
-    {"source", "title", "section", "chunk", "text", "id", "score", REVISION_KEY}
+    {"source", "title", "section", "heading_date", "chunk", "text", "id", "score", REVISION_KEY}
 )
 _INT = re.compile(r"^[+-]?\d+$")
 
@@ -97,50 +97,6 @@ def meta_key(key: str) -> str:
     if key in RESERVED_KEYS:
         raise ValueError(f"--meta key {key!r} is set by ingest itself")
     return key
-
-
-def split_document(
-    sections: Sequence[Section],
-    *,
-    source: str,
-    title: str,
-    settings: Settings,
-    extra: dict[str, Any] | None = None,
-) -> list[Chunk]:
-    """Chunks of one document with their metadata.
-
-    Each top-level section (a changelog's release, a manual page's h2) is cut on its own
-    (`CHUNK_SIZE`/`CHUNK_OVERLAP` as before), so no chunk mixes two releases; within it
-    chunks run across subsections as before, and a chunk's `section` is the path of the
-    subsection it lies in, or the headings shared by those it spans: always true of
-    every line of it.
-    """
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, add_start_index=True
-    )
-    pieces: list[tuple[str, str]] = []
-    for group in top_level_groups(sections):
-        text = "\n\n".join(section.text for section in group)
-        starts = np.cumsum([0] + [len(section.text) + 2 for section in group[:-1]]).tolist()
-        for piece in splitter.create_documents([text]):
-            start = int(piece.metadata["start_index"])
-            path = spanned_path(group, starts, start, start + len(piece.page_content))
-            pieces.append((piece.page_content, section_path(title, path)))
-    return [
-        Chunk(
-            piece,
-            {
-                "source": source,
-                "title": title,
-                **({"section": path} if path else {}),
-                "chunk": i,
-                **(extra or {}),
-            },
-        )
-        for i, (piece, path) in enumerate(pieces)
-    ]
 
 
 def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:

@@ -235,3 +235,27 @@ def test_focus_gives_passages_their_documents_title_and_section():
     ]
     chosen = focus("xmas", documents, 10_000, embed_question, embed_texts)
     assert [(p.title, p.section) for p in chosen] == [("pnpm", "12.23.0"), ("notes.txt", "")]
+
+
+def test_a_passage_header_carries_its_sections_date_line_whole() -> None:
+    passage = Passage(
+        1,
+        "Fix a crash in logical replication when the publisher restarts.",
+        title="PostgreSQL 15 Release Notes",
+        section="E.1. Release 15.20 › E.1.2. Changes",
+        dated="Release date: 2026-02-12",
+    )
+    header = passage_header(passage)
+    assert header.endswith("E.1.2. Changes, Release date: 2026-02-12")
+    assert header.startswith("PostgreSQL 15 Release Notes")
+    assert passage_header(replace(passage, text="Release date: 2026-02-12")).endswith("Changes")
+
+
+def test_focus_gives_each_passage_its_chunks_date_line() -> None:
+    chunk = Document(
+        "Fix a crash in logical replication when the publisher restarts.",
+        metadata={"title": "Notes", "section": "Changes", "heading_date": "Released 2026-02-12"},
+    )
+    (passage,) = focus("crash", [chunk], 200, embed_question, embed_texts)
+    assert passage.dated == "Released 2026-02-12"
+    assert passage_lines([passage])[0].endswith("(from Notes › Changes, Released 2026-02-12)")
