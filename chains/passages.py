@@ -5,8 +5,11 @@ best passages within a token budget. A small model loses the answer in a long co
 and prompt evaluation is most of the time to first token on a CPU.
 
 A passage is a paragraph, or a run of sentences up to about `PASSAGE_CHARS`; a line
-that is a signature (`heapq.heapreplace(heap, item)`) or a heading stays with the
-paragraph after it, so a function's name travels with its description. Passages are
+that is a signature (`heapq.heapreplace(heap, item)`, `.. function:: getstate()`) or a
+heading stays with the paragraph after it, so a function's name travels with its
+description. A description runs on over several paragraphs and passages: each later one
+opens with the signature it describes (`heapq.merge(*iterables, …) … Similar to sorted(…)`),
+cut to `LEAD_CHARS`, so the name reaches the prompt whichever passage wins. Passages are
 scored by the question's embedding similarity and by BM25 over the passages at hand,
 leaning on the words where retrieval does (`fusion.leans_on_words`).
 
@@ -33,6 +36,7 @@ from chains.ingest.headings import PATH_SEPARATOR
 
 PASSAGE_CHARS = 300
 HEADER_TOKENS = 20  # a passage's "title › section" beyond this is shortened
+DATED_JOINER = ", "  # between a header and its section's date line
 DENSE_WEIGHT = 0.7  # chosen on the tune half of bench/data/answers.jsonl
 # For a question that exact words decide (`fusion.leans_on_words`), as retrieval does. Tune
 # halves, fact in the prompt at CONTEXT_TOKENS=100 (`python -m bench.context_recall`):
@@ -40,9 +44,19 @@ DENSE_WEIGHT = 0.7  # chosen on the tune half of bench/data/answers.jsonl
 # on meaning), answers.jsonl 25 → 24 of 40 (28 of 40 either way at 160 tokens).
 EXACT_DENSE_WEIGHT = 0.5
 SHORT_PARAGRAPH = 40  # shorter paragraphs (headings, "Note") join the next one
+LEAD_CHARS = 80  # the signature a later passage of its description opens with, at most
+LEAD_JOINER = " … "
+# How passages are cut, recorded with the passage vectors ingest stores
+# (`chains.index.passage_vectors`): change it whenever `split_passages` cuts otherwise, so
+# vectors of the old cut are not used.
+PASSAGES_FORMAT = f"paragraphs-{PASSAGE_CHARS}-signature-lead-{LEAD_CHARS}"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+(?=[A-Z`\"'(\[*])")
-_SIGNATURE = re.compile(r"^(?:class |exception )?[\w.]+\(.*\)\s*¶?$|^(?:class|exception) [\w.]+¶?$")
+_RST_DIRECTIVE = r"\.\. (?:function|method|class|exception|data|attribute|decorator)::\s*"
+_SIGNATURE = re.compile(
+    rf"^(?:{_RST_DIRECTIVE})?(?:class |exception )?[\w.]+\(.*\)\s*¶?$"
+    rf"|^(?:{_RST_DIRECTIVE}|(?:class|exception) )[\w.]+¶?$"
+)
 
 EmbedTexts = Callable[[list[str]], np.ndarray]
 
@@ -56,6 +70,8 @@ class Passage:
     text: str
     title: str = ""
     section: str = ""
+    dated: str = ""
+    """The date line under its section's heading, if any ("Release date: 2026-02-12")."""
 
 
 def approx_tokens(text: str) -> int:
@@ -75,12 +91,17 @@ def without_section_number(heading: str) -> str:
 
 
 def passage_header(passage: Passage, max_tokens: int = HEADER_TOKENS) -> str:
-    """`<title> › <section>` within `max_tokens`; the title is never dropped.
+    """`<title> › <section>` within `max_tokens`; the title is never dropped. A date line
+    under the section's heading follows (`<title> › <section>, Release date: …`) unless
+    the text holds it, and is never cut: a release's items do not repeat its date.
 
     A long path loses its upper headings first ("Title › … › Bug fixes"): the deepest
     heading says most about the passage. If the title and that heading alone are still
     too long, both are cut, the deepest heading keeping at least half the room.
     """
+    if passage.dated and passage.dated not in passage.text:
+        dated = f"{DATED_JOINER}{passage.dated}"
+        return passage_header(replace(passage, dated=""), max_tokens) + dated
     headings = [without_section_number(h) for h in passage.section.split(PATH_SEPARATOR) if h]
     parts = [passage.title, *headings] if passage.title else headings
     limit = 4 * max_tokens
@@ -145,39 +166,57 @@ def context_tokens(passages: Sequence[Passage]) -> int:
     return sum(approx_tokens(line) for line in passage_lines(passages))
 
 
-def _paragraphs(text: str) -> list[str]:
-    """Blank-line separated blocks, lines joined; signatures and headings join the next."""
-    out: list[str] = []
+def _paragraphs(text: str) -> list[tuple[str, str]]:
+    """Blank-line separated blocks, lines joined; signatures and headings join the next.
+
+    Each comes with the signature it describes: the last one seen in the text ("" before
+    the first), which its later passages open with.
+    """
+    out: list[tuple[str, str]] = []
     pending: list[str] = []
+    signature = ""
     for block in re.split(r"\n\s*\n", text):
         lines = [" ".join(line.split()) for line in block.splitlines() if line.strip()]
         if not lines:
             continue
         joined = " ".join(lines)
+        if _SIGNATURE.match(lines[0]):
+            signature = lines[0] if len(lines) > 1 else joined
         if _SIGNATURE.match(joined) or len(joined) < SHORT_PARAGRAPH:
             pending.append(joined)
             continue
-        out.append(" ".join([*pending, joined]))
+        out.append((signature, " ".join([*pending, joined])))
         pending = []
     if pending:
-        out.append(" ".join(pending))
+        out.append((signature, " ".join(pending)))
     return out
 
 
 def split_passages(number: int, text: str, max_chars: int = PASSAGE_CHARS) -> list[Passage]:
-    """A chunk's passages: paragraphs, long ones cut into runs of whole sentences."""
+    """A chunk's passages: paragraphs, long ones cut into runs of whole sentences; a passage
+    of a description that does not hold its signature opens with it (`LEAD_CHARS`)."""
     passages = []
-    for paragraph in _paragraphs(text):
+    for signature, paragraph in _paragraphs(text):
+        pieces: list[str] = []
         current = ""
         for sentence in _SENTENCE_END.split(paragraph):
             if current and len(current) + len(sentence) > max_chars:
-                passages.append(current)
+                pieces.append(current)
                 current = ""
             current = f"{current} {sentence}".strip()
         if current:
-            passages.append(current)
+            pieces.append(current)
+        for piece in pieces:
+            if signature and signature not in piece:
+                piece = _cut(signature, LEAD_CHARS) + LEAD_JOINER + piece
+            passages.append(piece)
     # A sentence longer than twice the limit (a table flattened to one line) is cut.
     return [Passage(number, p[: 2 * max_chars]) for p in passages]
+
+
+def passage_texts(text: str) -> list[str]:
+    """The texts of a chunk's passages, as `focus` cuts them (what ingest embeds)."""
+    return [p.text for p in split_passages(0, text)]
 
 
 def idf_overlap(question: str, texts: Sequence[str]) -> np.ndarray:
@@ -243,7 +282,12 @@ def focus(
 ) -> list[Passage]:
     """The passages of `documents` that best answer `question`, best first, within budget."""
     passages = [
-        replace(passage, title=_text(doc, "title"), section=_text(doc, "section"))
+        replace(
+            passage,
+            title=_text(doc, "title"),
+            section=_text(doc, "section"),
+            dated=_text(doc, "heading_date"),
+        )
         for number, doc in enumerate(documents, start=1)
         for passage in split_passages(number, doc.page_content)
     ]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from langchain_core.documents import Document
 
 from chains.index.backend import MODES, IndexUnavailable, SearchBackend
@@ -21,7 +22,7 @@ from chains.index.filters import InvalidSearch, validate_filter
 from chains.index.fusion import cap_per_source, query_alpha
 from chains.index.local import LocalHybridIndex
 from chains.models.embedding_model import embedding_model_name, query_backend
-from chains.passages import Passage, passage_lines
+from chains.passages import PASSAGES_FORMAT, Passage, passage_lines, passage_texts
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -138,6 +139,22 @@ class Retriever:
             for hit in hits
         ]
 
+    def stored_passage_vectors(self, documents: Sequence[Document]) -> dict[str, np.ndarray]:
+        """The vectors ingest stored for these chunks' passages, by passage text; empty for
+        a backend that stores none (Pinecone), and without chunks it has none for."""
+        backend = self.backend
+        if not isinstance(backend, LocalHybridIndex):
+            return {}
+        keys = [(str(d.metadata.get("id", "")), d.page_content) for d in documents]
+        stored = backend.passage_vectors(keys)
+        vectors: dict[str, np.ndarray] = {}
+        for chunk_id, text in keys:
+            rows = stored.get(chunk_id)
+            texts = passage_texts(text) if rows is not None else []
+            if rows is not None and len(rows) == len(texts):
+                vectors.update(zip(texts, rows, strict=True))
+        return vectors
+
     async def asearch(
         self,
         query: str,
@@ -171,6 +188,7 @@ def _open_backend(settings: Settings) -> SearchBackend:
         create=True,
         reload_interval=0.0,
         embedder=embedding_model_name(settings),
+        passages_format=PASSAGES_FORMAT,
     )
 
 

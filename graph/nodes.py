@@ -110,19 +110,34 @@ class ChatNodes:
         return {"documents": documents}
 
     async def focus(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-        """The passages of the retrieved chunks that answer the question, within budget."""
+        """The passages of the retrieved chunks that answer the question, within budget.
+
+        Passages whose vectors ingest stored are scored with those; only the others (an
+        index from before, Pinecone) are embedded now.
+        """
         embedder = await asyncio.to_thread(self.resources.passage_embedder)
+        documents = state.get("documents") or []
+        stored_vectors = getattr(self.resources.search_backend(), "stored_passage_vectors", None)
+        stored: dict[str, np.ndarray] = {}
+        if embedder and stored_vectors is not None:
+            stored = await asyncio.to_thread(stored_vectors, documents)
 
         def embed_question(text: str) -> np.ndarray:
             return embedder.embed_query(text) if embedder else np.zeros(1)
 
         def embed_texts(texts: list[str]) -> np.ndarray:
-            return embedder.embed_texts(texts) if embedder else np.zeros((len(texts), 1))
+            if not embedder:
+                return np.zeros((len(texts), 1))
+            missing = [t for t in texts if t not in stored]
+            fresh = (
+                dict(zip(missing, embedder.embed_texts(missing), strict=True)) if missing else {}
+            )
+            return np.stack([stored[t] if t in stored else fresh[t] for t in texts])
 
         passages = await asyncio.to_thread(
             focus,
             state.get("standalone_question") or state["question"],
-            state.get("documents") or [],
+            documents,
             context_tokens(self.resources.settings),
             embed_question,
             embed_texts,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
     from chains.index.chunks import Chunk, ScoredChunk
@@ -52,6 +54,18 @@ class SearchBackend(Protocol):
 class ChunkStore(SearchBackend, Protocol):
     """The write side as well: what ingest needs."""
 
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
-    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None: ...
+    # `passage_vectors`: each chunk's passages' vectors, for a backend that stores them
+    # (the local index; Pinecone ignores them).
+    def upsert(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None: ...
+    def replace_all(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None: ...
     def delete_source(self, source: str) -> int: ...

@@ -10,6 +10,10 @@ and swapped in while searches keep using the old one.
 
 The manifest records the embedding model that wrote the vectors (`embedder`): an index
 opened with another one is refused, even when both models make vectors of one dimension.
+It also records how the stored passage vectors were cut (`passages`,
+`chains.passages.PASSAGES_FORMAT`): an index whose passages were cut otherwise, or that has
+none (written before they were stored), still serves; its passages are embedded at query
+time until it is rebuilt.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +45,22 @@ class LocalHybridIndex:
 
     `embedder` names the embedding model of this process: it is recorded by writers and
     checked by readers (None checks nothing: tests and benches with synthetic vectors).
+    `passages_format` likewise names how this process cuts passages: stored passage
+    vectors of another cut are not used (None uses whatever is stored).
     """
 
     def __init__(
-        self, path: Path, *, reload_interval: float = 0.5, embedder: str | None = None
+        self,
+        path: Path,
+        *,
+        reload_interval: float = 0.5,
+        embedder: str | None = None,
+        passages_format: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.reload_interval = reload_interval
         self.embedder = embedder
+        self.passages_format = passages_format
         self._snapshot: Snapshot | None = None
         self._signature: tuple[int, int, int] | None = None
         self._checked_at = 0.0
@@ -64,6 +77,7 @@ class LocalHybridIndex:
         create: bool = False,
         reload_interval: float = 0.5,
         embedder: str | None = None,
+        passages_format: str | None = None,
     ) -> LocalHybridIndex:
         """Open the index at `path`; with `create`, a missing index opens empty (for writers,
         and for a server before its first document: it reads the first version once one
@@ -72,7 +86,12 @@ class LocalHybridIndex:
         Raises IndexUnavailable if it is missing (and not `create`), unreadable, or written
         by another tokenizer or embedding model.
         """
-        index = cls(Path(path), reload_interval=reload_interval, embedder=embedder)
+        index = cls(
+            Path(path),
+            reload_interval=reload_interval,
+            embedder=embedder,
+            passages_format=passages_format,
+        )
         index._reload(force=True)
         if index._snapshot is None:
             if not create:
@@ -99,6 +118,9 @@ class LocalHybridIndex:
                 snapshot = Snapshot.load(index_files.version_dir(self.path, manifest))
                 if len(snapshot) != manifest.get("count"):
                     raise ValueError("chunk count differs from the manifest")
+                cut = manifest.get("passages")
+                if self.passages_format is not None and cut != self.passages_format:
+                    snapshot.passages = None  # cut otherwise: embedded at query time
                 return snapshot
             except FileNotFoundError:
                 if attempt:
@@ -179,6 +201,17 @@ class LocalHybridIndex:
             check_dimensions(len(np.ravel(query_vector)), snapshot.vectors.shape[1])
         return snapshot.search(query_vector, query_text, k=k, filter=filter, mode=mode, alpha=alpha)
 
+    def passage_vectors(self, chunks: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+        """The stored passage vectors of the chunks given as (id, text), by id; a chunk
+        this version does not hold with that text, or holds without passages, is left out."""
+        snapshot = self._current()
+        found = {}
+        for chunk_id, text in chunks:
+            vectors = snapshot.passage_vectors(chunk_id, text)
+            if vectors is not None:
+                found[chunk_id] = vectors
+        return found
+
     def stats(self) -> dict[str, Any]:
         """Totals and, per metadata key, how many chunks hold each value."""
         snapshot = self._current()
@@ -194,7 +227,13 @@ class LocalHybridIndex:
         }
 
     # --- writing ------------------------------------------------------------------
-    def _write(self, remove_sources: set[str], chunks: list[Chunk], vectors: np.ndarray) -> int:
+    def _write(
+        self,
+        remove_sources: set[str],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> int:
         """Read the newest version under the lock, replace rows, write a new version."""
         with index_files.write_lock(self.path):
             self._reload(force=True)
@@ -210,32 +249,52 @@ class LocalHybridIndex:
             removed = int(remove.sum())
             if not removed and not chunks:
                 return 0
-            self._publish(base.replaced(remove, chunks, vectors))
+            self._publish(base.replaced(remove, chunks, vectors, passage_vectors))
             return removed
 
     def _publish(self, snapshot: Snapshot) -> None:
         """Save `snapshot` as the current version and serve it here; under the write lock."""
-        snapshot.save(self.path, {"embedder": self.embedder} if self.embedder else None)
+        info: dict[str, Any] = {"embedder": self.embedder} if self.embedder else {}
+        if snapshot.passages is not None and self.passages_format is not None:
+            info["passages"] = self.passages_format
+        snapshot.save(self.path, info or None)
         with self._lock:
             self._snapshot = snapshot
             self._signature = index_files.manifest_signature(self.path)
 
     @classmethod
-    def for_rebuild(cls, path: str | Path, *, embedder: str | None = None) -> LocalHybridIndex:
+    def for_rebuild(
+        cls, path: str | Path, *, embedder: str | None = None, passages_format: str | None = None
+    ) -> LocalHybridIndex:
         """A writer that never reads the current version (it may be from another release)."""
-        index = cls(Path(path), embedder=embedder)
+        index = cls(Path(path), embedder=embedder, passages_format=passages_format)
         index._snapshot = Snapshot.empty()
         return index
 
-    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Make `chunks` the whole index; readers switch from the old version atomically."""
+    def replace_all(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        """Make `chunks` the whole index; readers switch from the old version atomically.
+
+        `passage_vectors`: each chunk's passages' vectors, in `chains.passages` order.
+        """
         vectors = _one_per_chunk(chunks, vectors)
         with index_files.write_lock(self.path):
-            self._publish(Snapshot.empty().replaced(np.zeros(0, dtype=bool), chunks, vectors))
+            empty = Snapshot.empty()
+            self._publish(empty.replaced(np.zeros(0, dtype=bool), chunks, vectors, passage_vectors))
 
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def upsert(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None:
         """Add chunks; every chunk already stored for the same `source` is replaced."""
-        self._write({c.source for c in chunks}, chunks, _one_per_chunk(chunks, vectors))
+        vectors = _one_per_chunk(chunks, vectors)
+        self._write({c.source for c in chunks}, chunks, vectors, passage_vectors)
 
     def delete_source(self, source: str) -> int:
         """Remove every chunk of `source`; returns how many were removed."""

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +144,12 @@ class PineconeStore:
         self._signature = file_signature(self.stats_path)
 
     # --- writing --------------------------------------------------------------------
-    def replace_all(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def replace_all(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None:
         """Empty the namespace, then upsert `chunks` (not atomic: Pinecone has no swap)."""
         from pinecone.exceptions import NotFoundException
 
@@ -153,8 +159,17 @@ class PineconeStore:
         self._signature = file_signature(self.stats_path)  # the old file is never read again
         self.upsert(chunks, vectors)
 
-    def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Replace every chunk of the sources in `chunks` with these, as a new revision."""
+    def upsert(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        """Replace every chunk of the sources in `chunks` with these, as a new revision.
+
+        Passage vectors are not stored here (`passage_vectors` is ignored): passages of
+        Pinecone's chunks are embedded when a question needs them.
+        """
         vectors = unit_rows(vectors)
         tokens = sparse.document_tokens(chunks)
         self._fresh_corpus()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import mmap
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,13 @@ from chains.index import sparse
 from chains.index.backend import MODES, REBUILD
 from chains.index.chunks import Chunk, ScoredChunk
 from chains.index.filter_mask import MetadataTable
+from chains.index.passage_vectors import PassageVectors
+from chains.index.passage_vectors import replaced as passages_replaced
 
 
 class Snapshot:
-    """Vectors, texts, metadata columns and the BM25 postings of one index version."""
+    """Vectors, texts, metadata columns and the BM25 postings of one index version, and
+    the chunks' passage vectors when ingest stored them (`passages`)."""
 
     def __init__(
         self,
@@ -36,10 +40,15 @@ class Snapshot:
         terms: list[str],
         tf: sp.csr_matrix,
         version: str = "",
+        passages: PassageVectors | None = None,
     ) -> None:
         n = len(ids)
         if not (vectors.shape[0] == n == len(offsets) - 1 == meta.n == tf.shape[0]):
             raise ValueError("index files disagree on the number of chunks")
+        if passages is not None and len(passages) != n:
+            raise ValueError("index files disagree on the number of chunks with passages")
+        self.passages = passages
+        self._rows: dict[str, int] | None = None
         if tf.shape[1] != len(terms):
             raise ValueError("index files disagree on the number of terms")
         self.ids, self.vectors, self.meta, self.terms, self.tf = ids, vectors, meta, terms, tf
@@ -77,6 +86,19 @@ class Snapshot:
 
     def chunk(self, row: int) -> Chunk:
         return Chunk(text=self.text(row), metadata=self.meta.record(row), id=str(self.ids[row]))
+
+    def passage_vectors(self, chunk_id: str, text: str) -> np.ndarray | None:
+        """The stored passage vectors of the chunk `chunk_id`, if this version holds that
+        chunk with this very `text` (a source re-ingested since keeps its ids) and any."""
+        if self.passages is None:
+            return None
+        if self._rows is None:
+            self._rows = {str(chunk): row for row, chunk in enumerate(self.ids)}
+        row = self._rows.get(chunk_id)
+        if row is None or self.text(row) != text:
+            return None
+        vectors = self.passages.of(row)
+        return vectors if len(vectors) else None
 
     # --- search -------------------------------------------------------------
     def sparse_scores(self, query_text: str) -> np.ndarray:
@@ -128,8 +150,15 @@ class Snapshot:
         return [ScoredChunk(self.chunk(int(i)), float(scores[i])) for i in top if scores[i] > -1e30]
 
     # --- building new versions ----------------------------------------------
-    def replaced(self, remove: np.ndarray, chunks: list[Chunk], vectors: np.ndarray) -> Snapshot:
-        """A new snapshot without the rows in `remove` (bool mask) and with `chunks` added."""
+    def replaced(
+        self,
+        remove: np.ndarray,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        passage_vectors: Sequence[np.ndarray] | None = None,
+    ) -> Snapshot:
+        """A new snapshot without the rows in `remove` (bool mask) and with `chunks` added
+        (with `passage_vectors`, one array per chunk, if given)."""
         keep = np.flatnonzero(~remove)
         term_index = dict(self.term_index)
         rows, cols, counts = [], [], []
@@ -171,6 +200,7 @@ class Snapshot:
             MetadataTable(records),
             [terms_all[i] for i in used],
             tf,
+            passages=passages_replaced(self.passages, keep, passage_vectors, len(chunks), dim),
         )
 
     # --- persistence -----------------------------------------------------------
@@ -187,6 +217,9 @@ class Snapshot:
             "tf_indices": self.tf.indices.astype(np.int32),
             "tf_indptr": self.tf.indptr.astype(np.int64),
         }
+        if self.passages is not None:
+            arrays["passage_offsets"] = self.passages.offsets
+            arrays["passage_vectors"] = self.passages.vectors
         files = {
             "texts.bin": bytes(self._texts),
             "metadata.jsonl": self.meta.to_jsonl(),
@@ -214,6 +247,11 @@ class Snapshot:
         with (folder / "texts.bin").open("rb") as f:
             size = f.seek(0, 2)
             texts = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        passages = None
+        if (folder / "passage_offsets.npy").exists():  # written by ingest since passages
+            passages = PassageVectors(
+                load(folder, "passage_offsets"), load(folder, "passage_vectors")
+            )
         return cls(
             ids,
             load(folder, "vectors"),
@@ -223,4 +261,5 @@ class Snapshot:
             terms,
             tf,
             version=folder.name,
+            passages=passages,
         )

@@ -230,3 +230,37 @@ def section_path(title: str, headings: Sequence[str]) -> str:
     while rest and rest[0].casefold() in folded:
         rest.pop(0)
     return PATH_SEPARATOR.join(rest)
+
+
+_DATE = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? "
+    r"\d{1,2},? \d{4}\b|\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}\b"
+)
+DATE_LINE_CHARS = 60  # a longer line under a heading is a paragraph, not its date
+
+
+def heading_dates(sections: Sequence[Section]) -> dict[tuple[str, ...], str]:
+    """The date line right under a heading ("Release date: 2026-02-12"), by heading path.
+
+    A release's date is often the line under its title, while its items sit in
+    subsections ("Changes") that never repeat it: ingest records it on every chunk of the
+    release (`heading_date`), so a passage of any subsection can say when.
+    """
+    dates = {}
+    for section in sections:
+        for line in (line.strip() for line in section.text.splitlines()):
+            cleaned = clean_heading(line.lstrip(HTML_MARK).lstrip("0123456789"))
+            if not line or _RST_ADORNMENT.match(line) or cleaned in section.headings:
+                continue  # the heading lines (its own, and any carried in front of it)
+            if len(line) <= DATE_LINE_CHARS and _DATE.search(line):
+                dates[section.headings] = line
+            break
+    return dates
+
+
+def date_under(dates: dict[tuple[str, ...], str], path: Sequence[str]) -> str:
+    """The date line of the deepest heading of `path` that has one, or ''."""
+    for end in range(len(path), 0, -1):
+        if tuple(path[:end]) in dates:
+            return dates[tuple(path[:end])]
+    return ""

@@ -12,7 +12,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +28,9 @@ from chains.embeddings.factory import (
 )
 from chains.index.backend import ChunkStore
 from chains.index.chunks import REVISION_KEY, Chunk
-from chains.ingest.headings import Section, section_path, spanned_path, top_level_groups
+from chains.ingest.chunking import split_document
 from chains.ingest.loaders import SourceFile, discover, load
+from chains.ingest.passages import PASSAGES_FORMAT, passage_vectors
 from chains.models.embedding_model import embedding_model_name, query_backend
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESERVED_KEYS = frozenset(
-    {"source", "title", "section", "chunk", "text", "id", "score", REVISION_KEY}
+    {"source", "title", "section", "heading_date", "chunk", "text", "id", "score", REVISION_KEY}
 )
 _INT = re.compile(r"^[+-]?\d+$")
 
@@ -98,50 +99,6 @@ def meta_key(key: str) -> str:
     return key
 
 
-def split_document(
-    sections: Sequence[Section],
-    *,
-    source: str,
-    title: str,
-    settings: Settings,
-    extra: dict[str, Any] | None = None,
-) -> list[Chunk]:
-    """Chunks of one document with their metadata.
-
-    Each top-level section (a changelog's release, a manual page's h2) is cut on its own
-    (`CHUNK_SIZE`/`CHUNK_OVERLAP` as before), so no chunk mixes two releases; within it
-    chunks run across subsections as before, and a chunk's `section` is the path of the
-    subsection it lies in, or the headings shared by those it spans: always true of
-    every line of it.
-    """
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, add_start_index=True
-    )
-    pieces: list[tuple[str, str]] = []
-    for group in top_level_groups(sections):
-        text = "\n\n".join(section.text for section in group)
-        starts = np.cumsum([0] + [len(section.text) + 2 for section in group[:-1]]).tolist()
-        for piece in splitter.create_documents([text]):
-            start = int(piece.metadata["start_index"])
-            path = spanned_path(group, starts, start, start + len(piece.page_content))
-            pieces.append((piece.page_content, section_path(title, path)))
-    return [
-        Chunk(
-            piece,
-            {
-                "source": source,
-                "title": title,
-                **({"section": path} if path else {}),
-                "chunk": i,
-                **(extra or {}),
-            },
-        )
-        for i, (piece, path) in enumerate(pieces)
-    ]
-
-
 def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
     """The writable backend selected by `VECTOR_BACKEND`; `rebuild` never reads its data."""
     if settings.vector_backend == "pinecone":
@@ -150,10 +107,10 @@ def open_store(settings: Settings, *, rebuild: bool = False) -> ChunkStore:
         return PineconeStore.from_settings(settings, rebuild=rebuild)
     from chains.index.local import LocalHybridIndex
 
-    embedder = embedding_model_name(settings)
+    names = {"embedder": embedding_model_name(settings), "passages_format": PASSAGES_FORMAT}
     if rebuild:
-        return LocalHybridIndex.for_rebuild(settings.index_dir, embedder=embedder)
-    return LocalHybridIndex.open(settings.index_dir, create=True, embedder=embedder)
+        return LocalHybridIndex.for_rebuild(settings.index_dir, **names)
+    return LocalHybridIndex.open(settings.index_dir, create=True, **names)
 
 
 class IngestCancelled(RuntimeError):
@@ -256,6 +213,7 @@ def ingest_files(
     vectors = _embed(
         embeddings, [c.text for c in chunks], settings.embedding_batch_size, progress, hooks
     )
+    passages = passage_vectors(chunks, store, embeddings)
     if hooks.stopped is not None and hooks.stopped():
         raise IngestCancelled("stopped before writing the index")
     dropped = hooks.dropped() if hooks.dropped is not None else set()
@@ -263,12 +221,13 @@ def ingest_files(
         keep = np.array([c.source not in dropped for c in chunks], dtype=bool)
         chunks = [c for c, kept in zip(chunks, keep, strict=True) if kept]
         vectors = vectors[keep] if len(vectors) else vectors
+        passages = [v for v, kept in zip(passages, keep, strict=True) if kept] if passages else None
         if not chunks:
             raise IngestCancelled("every document of this run was cancelled")
     if rebuild:
-        store.replace_all(chunks, vectors)
+        store.replace_all(chunks, vectors, passage_vectors=passages)
     elif chunks:
-        store.upsert(chunks, vectors)
+        store.upsert(chunks, vectors, passage_vectors=passages)
     _record(settings, chunks, entries, replace_all=rebuild)
     return IngestReport(
         files=len(files) - len(errors),

@@ -187,3 +187,64 @@ def test_chunks_are_cut_per_top_level_section_and_labelled_by_what_they_span():
     assert spanned_path([security, lockfile], starts, 0, 10) == security.headings
     assert spanned_path([security, lockfile], starts, 12, 22) == lockfile.headings
     assert spanned_path([security, lockfile], starts, 5, 20) == ("pnpm", "12.23.0", "Patch Changes")
+
+
+RELEASE_NOTES = """# PostgreSQL 15 Release Notes
+
+## E.1. Release 15.20
+
+Release date: 2026-02-12
+
+This release contains a variety of fixes from 15.19.
+
+### E.1.1. Migration to Version 15.20
+
+A dump/restore is not required for those running 15.X.
+
+### E.1.2. Changes
+
+- Fix a crash in logical replication when the publisher restarts (Tom Lane).
+
+## E.2. Release 15.19
+
+Release date: 2025-11-13
+
+### E.2.1. Changes
+
+- Fix something else entirely, with a sentence long enough to matter.
+"""
+
+
+def test_a_date_line_under_a_release_heading_is_recorded_on_every_chunk_of_the_release(tmp_path):
+    from chains.ingest.chunking import split_document
+    from chains.ingest.headings import date_under, heading_dates
+    from settings import Settings
+
+    path = tmp_path / "release-15.md"
+    path.write_text(RELEASE_NOTES)
+    document = load(path)
+    dates = heading_dates(document.sections)
+    release = ("PostgreSQL 15 Release Notes", "E.1. Release 15.20")
+    assert dates[release] == "Release date: 2026-02-12"
+    assert date_under(dates, (*release, "E.1.2. Changes")) == "Release date: 2026-02-12"
+    assert date_under(dates, ("PostgreSQL 15 Release Notes",)) == ""
+    settings = Settings(data_dir=tmp_path / "data", chunk_size=120, chunk_overlap=0, _env_file=None)
+    chunks = split_document(
+        document.sections, source="r.md", title=document.title, settings=settings
+    )
+    fix = next(c for c in chunks if "logical replication" in c.text)
+    assert "Release date" not in fix.text
+    assert fix.metadata["heading_date"] == "Release date: 2026-02-12"
+    other = next(c for c in chunks if "something else" in c.text)
+    assert other.metadata["heading_date"] == "Release date: 2025-11-13"
+
+
+def test_a_paragraph_that_mentions_a_date_is_not_a_date_line():
+    from chains.ingest.headings import Section, heading_dates
+
+    long_line = "Since 2026-02-12 the server refuses connections without TLS by default."
+    sections = [
+        Section(("Notes",), f"## Notes\n\n{long_line}"),
+        Section(("Other",), "## Other\n\ntext"),
+    ]
+    assert heading_dates(sections) == {}

@@ -65,7 +65,37 @@ def test_a_signature_stays_with_its_description_and_a_heading_with_its_paragraph
     )
     assert second.startswith("heapq.heapreplace(heap, item) Pop and return the smallest")
     assert "The heap size doesn't change." in second  # wrapped lines are joined
-    assert third.startswith("Note This one step operation")
+    # The note is part of heapreplace's description: it opens with the signature it describes.
+    assert third.startswith("heapq.heapreplace(heap, item) … Note This one step operation")
+
+
+def test_each_later_passage_of_a_description_opens_with_its_signature() -> None:
+    text = (
+        "heapq.merge(*iterables, key=None, reverse=False)\n\n"
+        "Merge multiple sorted inputs into a single sorted output.\n\n"
+        "Similar to sorted(itertools.chain(*iterables)) but returns an iterable, does not\n"
+        "pull the data into memory all at once."
+    )
+    first, second = (p.text for p in split_passages(1, text))
+    assert first.startswith("heapq.merge(*iterables, key=None, reverse=False) Merge multiple")
+    assert second == (
+        "heapq.merge(*iterables, key=None, reverse=False) … Similar to "
+        "sorted(itertools.chain(*iterables)) but returns an iterable, does not pull the data "
+        "into memory all at once."
+    )
+
+
+def test_a_restructuredtext_directive_is_a_signature_and_a_long_one_is_cut() -> None:
+    text = (
+        ".. function:: getstate()\n\n   Return an object capturing the current internal state.\n\n"
+        "   This object can be passed to setstate() to restore the state of the generator.\n\n"
+        f".. function:: {'x' * 100}(a)\n\n   A function with a very long name does something."
+    )
+    passages = [p.text for p in split_passages(1, text)]
+    assert passages[0].startswith(".. function:: getstate() Return an object")
+    assert passages[1].startswith(".. function:: getstate() … This object can be passed")
+    assert passages[2].startswith(".. function:: xxx")  # its own signature, whole
+    assert len(passages) == 3
 
 
 def test_a_long_paragraph_is_cut_between_sentences() -> None:
@@ -214,3 +244,27 @@ def test_headers_leave_out_section_numbers_but_keep_versions():
     release = Passage(1, "Fix.", "coverage", "7.13.2 — 2026-01-09 › 12.17.0")
     assert passage_header(release) == "coverage › 7.13.2 — 2026-01-09 › 12.17.0"
     assert without_section_number("2.3. ") == "2.3. "  # nothing after it: left alone
+
+
+def test_a_passage_header_carries_its_sections_date_line_whole() -> None:
+    passage = Passage(
+        1,
+        "Fix a crash in logical replication when the publisher restarts.",
+        title="PostgreSQL 15 Release Notes",
+        section="E.1. Release 15.20 › E.1.2. Changes",
+        dated="Release date: 2026-02-12",
+    )
+    header = passage_header(passage)
+    assert header.endswith("Release 15.20 › Changes, Release date: 2026-02-12")
+    assert header.startswith("PostgreSQL 15 Release Notes")
+    assert passage_header(replace(passage, text="Release date: 2026-02-12")).endswith("Changes")
+
+
+def test_focus_gives_each_passage_its_chunks_date_line() -> None:
+    chunk = Document(
+        "Fix a crash in logical replication when the publisher restarts.",
+        metadata={"title": "Notes", "section": "Changes", "heading_date": "Released 2026-02-12"},
+    )
+    (passage,) = focus("crash", [chunk], 200, embed_question, embed_texts)
+    assert passage.dated == "Released 2026-02-12"
+    assert passage_lines([passage])[0].endswith("(from Notes › Changes, Released 2026-02-12)")
