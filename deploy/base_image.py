@@ -28,7 +28,14 @@ BASE = "docker.io/library/python:3.11-slim"
 LABEL = "ragchat.base-packages"
 SUITE = "bookworm"
 # python3-dev: the official image has Python's headers, and builds compile against them.
-PACKAGES = ("python3", "python3-pip", "python3-venv", "python3-dev", "python-is-python3", "ca-certificates")
+PACKAGES = (
+    "python3",
+    "python3-pip",
+    "python3-venv",
+    "python3-dev",
+    "python-is-python3",
+    "ca-certificates",
+)
 SOURCES = (
     f"deb http://deb.debian.org/debian {SUITE} main",
     f"deb http://deb.debian.org/debian {SUITE}-updates main",
@@ -36,6 +43,14 @@ SOURCES = (
 )
 HOST_CAS = Path("/usr/local/share/ca-certificates")
 PIP_CONF = "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n"
+# As in Debian's official images: apt keeps no .deb files nor its 80 MB package caches
+# in the layer of an `apt-get install`.
+_APT_RM = '"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true";'
+APT_CLEAN = (
+    f"DPkg::Post-Invoke {{ {_APT_RM} }};\n"
+    f"APT::Update::Post-Invoke {{ {_APT_RM} }};\n"
+    'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n'
+)
 ENV = (
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG=C.UTF-8",
@@ -48,7 +63,7 @@ def host_cas() -> list[Path]:
 
 def package_key() -> str:
     """What the made base consists of: packages, sources and the CAs it trusts."""
-    text = "\n".join([SUITE, *PACKAGES, *SOURCES, PIP_CONF, *ENV])
+    text = "\n".join([SUITE, *PACKAGES, *SOURCES, PIP_CONF, APT_CLEAN, *ENV])
     text += "".join(p.name + p.read_text(errors="replace") for p in host_cas())
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -57,7 +72,9 @@ def _label(engine: Engine) -> str | None:
     """The package key of the local base, "" for one not made here, None for none."""
     if not engine.ok("image", "exists", BASE):
         return None
-    label = engine.output("image", "inspect", "--format", f'{{{{index .Config.Labels "{LABEL}"}}}}', BASE)
+    label = engine.output(
+        "image", "inspect", "--format", f'{{{{index .Config.Labels "{LABEL}"}}}}', BASE
+    )
     return "" if label in ("", "<no value>") else label
 
 
@@ -77,6 +94,7 @@ def make_rootfs(target: Path) -> None:
     hooks = [
         'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
         f"printf '{PIP_CONF}' > \"$1\"/etc/pip.conf",
+        f"printf '{APT_CLEAN}' > \"$1\"/etc/apt/apt.conf.d/docker-clean",
     ]
     cas = host_cas()
     if cas:

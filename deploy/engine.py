@@ -33,7 +33,9 @@ class Engine:
     def name(self) -> str:
         return Path(self.command).name
 
-    def run(self, *args: str, check: bool = True, capture: bool = False, timeout: float | None = None):
+    def run(
+        self, *args: str, check: bool = True, capture: bool = False, timeout: float | None = None
+    ):
         return subprocess.run(
             [self.command, *args],
             env={**os.environ, **self.env},
