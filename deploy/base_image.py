@@ -62,8 +62,8 @@ def host_cas() -> list[Path]:
 
 
 def package_key() -> str:
-    """What the made base consists of: packages, sources and the CAs it trusts."""
-    text = "\n".join([SUITE, *PACKAGES, *SOURCES, PIP_CONF, APT_CLEAN, *ENV])
+    """What the made base consists of: packages, sources, what the hooks do, the CAs."""
+    text = "\n".join([SUITE, *PACKAGES, *SOURCES, *hooks(), *ENV])
     text += "".join(p.name + p.read_text(errors="replace") for p in host_cas())
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -86,28 +86,35 @@ def pull(engine: Engine) -> bool:
         return False
 
 
+def hooks() -> list[str]:
+    """mmdebstrap's customize hooks ("$1" is the root folder): what the base gets beyond
+    its packages."""
+    steps = [
+        'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
+        f"printf '{PIP_CONF}' > \"$1\"/etc/pip.conf",
+        f"printf '{APT_CLEAN}' > \"$1\"/etc/apt/apt.conf.d/docker-clean",
+        'rm -f "$1"/var/cache/apt/*.bin',
+    ]
+    cas = host_cas()
+    if cas:
+        steps += [
+            'mkdir -p "$1"/usr/local/share/ca-certificates/host',
+            *(f'cp {p} "$1"/usr/local/share/ca-certificates/host/' for p in cas),
+            'chroot "$1" update-ca-certificates',
+        ]
+    return steps
+
+
 def make_rootfs(target: Path) -> None:
     """Debian bookworm, minbase, the packages above, host CAs, pip on the system bundle."""
     mmdebstrap = shutil.which("mmdebstrap")
     if mmdebstrap is None:
         raise EngineMissing("mmdebstrap is missing: apt-get install mmdebstrap")
-    hooks = [
-        'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
-        f"printf '{PIP_CONF}' > \"$1\"/etc/pip.conf",
-        f"printf '{APT_CLEAN}' > \"$1\"/etc/apt/apt.conf.d/docker-clean",
-    ]
-    cas = host_cas()
-    if cas:
-        hooks += [
-            'mkdir -p "$1"/usr/local/share/ca-certificates/host',
-            *(f'cp {p} "$1"/usr/local/share/ca-certificates/host/' for p in cas),
-            'chroot "$1" update-ca-certificates',
-        ]
     argv = [
         mmdebstrap,
         "--variant=minbase",
         f"--include={','.join(PACKAGES)}",
-        *(f"--customize-hook={hook}" for hook in hooks),
+        *(f"--customize-hook={hook}" for hook in hooks()),
         SUITE,
         str(target),
         *SOURCES,
