@@ -70,7 +70,7 @@ def package_key() -> str:
 
 def _label(engine: Engine) -> str | None:
     """The package key of the local base, "" for one not made here, None for none."""
-    if not engine.ok("image", "exists", BASE):
+    if not engine.ok("image", "inspect", BASE):  # `image exists` is podman's alone
         return None
     label = engine.output(
         "image", "inspect", "--format", f'{{{{index .Config.Labels "{LABEL}"}}}}', BASE

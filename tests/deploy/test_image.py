@@ -72,6 +72,12 @@ def volume(engine: Engine) -> Iterator[str]:
         engine.run("volume", "rm", "--force", name, check=False, capture=True)
 
 
+def remove(engine: Engine, name: str) -> None:
+    """Stop (SIGTERM, then SIGKILL after 5 s) and remove; docker's `rm` has no --time."""
+    engine.run("stop", "--time", "5", name, check=False, capture=True)
+    engine.run("rm", "--force", name, check=False, capture=True)
+
+
 def running(engine: Engine, name: str) -> bool:
     state = engine.run("inspect", "--format", "{{.State.Running}}", name, check=False, capture=True)
     return state.stdout.strip() == "true"
@@ -108,7 +114,7 @@ def space(engine: Engine, volume: str) -> Iterator[Run]:
         print(f"\n{name}: /ready after {ready:.1f} s ({time.monotonic() - started:.1f} s from run)")
         yield run
     finally:
-        engine.run("rm", "--force", "--time", "5", name, check=False, capture=True)
+        remove(engine, name)
 
 
 def ask(url: str, question: str, **extra: str) -> tuple[list[dict], str, dict, float]:
@@ -199,7 +205,7 @@ def test_the_frontend_image_serves_the_app_against_the_backend_container(
             )
             assert "loaded" in rendered, rendered
         finally:
-            engine.run("rm", "--force", "--time", "5", name, check=False, capture=True)
+            remove(engine, name)
 
 
 def wait_ready_ui(engine: Engine, name: str, timeout: float = 120.0) -> float:
