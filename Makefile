@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run serve frontend test test-fast lint bench stack stop clean
+.PHONY: install run serve frontend test test-fast lint bench stack stop clean image image-ui
 
 install: $(STAMP)  ## create .venv and install the project with its dev extras (idempotent)
 
@@ -73,11 +73,18 @@ browser-deps:  ## Debian's chromium for the browser test (playwright cannot down
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
-test: install browser-deps  ## the whole suite (SKIP_BROWSER=1 / SKIP_POSTGRES=1 skip those locally)
+test: install browser-deps  ## the whole suite (SKIP_BROWSER=1 / SKIP_POSTGRES=1 / SKIP_DOCKER=1 skip those locally)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install  ## unit tests only: no model, no processes
-	$(BIN)/python -m pytest -m "not integration and not browser and not slow and not postgres" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not integration and not browser and not slow and not postgres and not docker" $(PYTEST_ARGS)
+
+# The image scripts need only the standard library: no venv (deploy/image.py says what they do).
+image:  ## the backend image `ragchat`, with podman or docker (docs/deployment.md)
+	$(PYTHON) -m deploy.image
+
+image-ui:  ## the frontend image `ragchat-ui` (a UI Space)
+	$(PYTHON) -m deploy.image --frontend
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -90,7 +91,8 @@ def index_of(instructions: list[Instruction], keyword: str, pattern: str) -> int
 
 
 CASES = {
-    "backend": (BACKEND, "/health", r"^--chown=\S+ \. \.$"),
+    # The backend copies the context from its `source` stage (without the staged wheels).
+    "backend": (BACKEND, "/health", r"^--from=source --chown=\S+ /src/ \./$"),
     "frontend": (FRONTEND, "/_stcore/health", r"frontend/ \./frontend/$"),
 }
 
@@ -124,10 +126,19 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
     assert result.returncode != 0 and "DL3007" in result.stdout  # `latest` tag
 
 
-def test_base_image_is_slim_python_312(case: tuple[list[Instruction], str, str]) -> None:
+def test_base_image_is_slim_python_311_as_everywhere_else(
+    case: tuple[list[Instruction], str, str],
+) -> None:
+    """One Python for the image, the tests, ruff and langgraph.json: 3.11."""
     instructions, _, _ = case
     bases = [ins.args.split()[0] for ins in instructions if ins.keyword == "FROM"]
-    assert bases and all(base == "python:3.12-slim" for base in bases), bases
+    assert bases and all(base == "python:3.11-slim" for base in bases), bases
+    assert sys.version_info[:2] == (3, 11)
+    assert json.loads((REPO / "langgraph.json").read_text())["python_version"] == "3.11"
+    assert (
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["ruff"]["target-version"]
+        == "py311"
+    )
 
 
 def test_runs_as_a_non_root_user(case: tuple[list[Instruction], str, str]) -> None:
@@ -253,15 +264,47 @@ def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     assert {".env", "data/", ".venv/", ".git/"} <= ignored
 
 
-def test_the_image_build_joins_and_checks_the_default_llm_once() -> None:
-    """The GGUF is joined (size and SHA-256 checked) in the builder; the runtime stage gets
-    the joined file where MODELS_DIR looks for it, and the 22 slices stay behind."""
+def test_the_image_build_makes_the_models_once_in_the_builder() -> None:
+    """The GGUF is joined (size and SHA-256 checked) and the ONNX embedder exported in the
+    builder by deploy/image_models.py, from only the modules it imports; the runtime stage
+    gets them under MODELS_DIR, outside DATA_DIR, loads the GGUF as shipped and ships no
+    torch by default."""
+    from deploy import image_models
+
     instructions = parse(BACKEND.read_text())
-    join = instructions[index_of(instructions, "RUN", r"gguf_file\(")].args
-    assert "QWEN25_CODER_1_5B" in join and "/opt/models" in join
-    assert "'pip', 'uninstall', '--yes', *m.distributions" in join  # slices leave the venv
+    step = index_of(instructions, "RUN", r"python -m deploy\.image_models /opt/models")
+    copied = {
+        name
+        for ins in instructions[:step]
+        if ins.keyword == "COPY" and "/tmp/build/" in ins.args and "pyproject" not in ins.args
+        for name in ins.args.split()[:-1]
+    }
+    assert copied == set(image_models.MODULES)
+    source = Path(image_models.__file__).read_text()
+    assert "gguf_file(QWEN25_CODER_1_5B" in source and "build_onnx_int8(" in source
+    assert '"uninstall", "--yes"' in source and "QWEN25_CODER_1_5B.distributions" in source
+
     stage = final_stage(instructions)
-    copied = stage[index_of(stage, "COPY", r"--from=builder .*/opt/models")].args
+    copy = stage[index_of(stage, "COPY", r"--from=builder .*/opt/models")].args
     env = " ".join(ins.args for ins in stage if ins.keyword == "ENV")
+    assert copy.endswith("/opt/models /opt/models"), copy
+    for setting in (
+        "MODELS_DIR=/opt/models",
+        "LLM_WEIGHTS=shipped",
+        "INGEST_EMBEDDING_BACKEND=onnx-int8",
+    ):
+        assert re.search(rf"\b{setting}\b", env), setting
     data_dir = re.search(r"\bDATA_DIR=(\S+)", env)
-    assert data_dir and copied.endswith(f"/opt/models {data_dir.group(1)}/models"), copied
+    assert data_dir and not "/opt/models".startswith(data_dir.group(1))
+    uninstall = instructions[index_of(instructions, "RUN", r"pip uninstall --yes torch")].args
+    assert "RUNTIME_TORCH" in uninstall
+
+
+def test_staged_wheels_reach_the_builder_but_not_the_runtime_image() -> None:
+    instructions = parse(BACKEND.read_text())
+    staged = index_of(instructions, "COPY", r"^deploy/wheelhouse/ /tmp/wheelhouse/$")
+    torch = instructions[index_of(instructions, "RUN", r"torch==2\.13\.0\+cpu")].args
+    assert staged < index_of(instructions, "RUN", r"torch==2\.13\.0\+cpu")
+    assert "--find-links=/tmp/wheelhouse" in torch and "TORCH_INDEX_URL" in torch
+    index_of(instructions, "RUN", r"rm -rf /src/deploy/wheelhouse")
+    assert (REPO / "deploy" / "wheelhouse" / "README.md").is_file()  # COPY needs the folder
