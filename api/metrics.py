@@ -23,7 +23,7 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from starlette.types import Scope
 
 from chains.llm import LLMTimeout, LLMUnavailable
-from chains.llm.queue import WAITING
+from chains.llm.queue import WAIT_LISTENERS, WAITING
 
 __all__ = ["CONTENT_TYPE_LATEST", "render"]
 
@@ -75,6 +75,11 @@ LLM_QUEUE_DEPTH = Gauge(
     "Requests waiting for the embedded model (it generates for one request at a time)",
     multiprocess_mode="livesum",
 )
+LLM_QUEUE_WAIT = Histogram(
+    "ragchat_llm_queue_wait_seconds",
+    "Time a generation waited in the embedded model's queue before it started",
+    buckets=_SECONDS,
+)
 
 
 def route_label(scope: Scope) -> str:
@@ -122,8 +127,14 @@ def set_llm_queue_depth(waiting: int) -> None:
     LLM_QUEUE_DEPTH.set(waiting)
 
 
+def observe_llm_queue_wait(seconds: float) -> None:
+    LLM_QUEUE_WAIT.observe(seconds)
+
+
 if set_llm_queue_depth not in WAITING.listeners:
     WAITING.listeners.append(set_llm_queue_depth)
+if observe_llm_queue_wait not in WAIT_LISTENERS:
+    WAIT_LISTENERS.append(observe_llm_queue_wait)
 
 
 def render() -> bytes:
