@@ -93,7 +93,11 @@ class GraphTokenStream(RunnableLambda):
         return config
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await super().ainvoke(input, self._measured(config), **kwargs)
+        """The whole answer; its places in the model's queue were for streams only."""
+        output = await super().ainvoke(input, self._measured(config), **kwargs)
+        if isinstance(output, dict):
+            output.pop("queue", None)
+        return output
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any

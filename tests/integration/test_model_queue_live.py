@@ -1,0 +1,116 @@
+"""Several askers at once on the real server and the real small model: fair order,
+places in line, and a queued question that leaves when its stream closes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from langserve import RemoteRunnable
+
+from tests.utils.processes import backend
+
+pytestmark = pytest.mark.integration
+
+# Long enough that the model is busy while others queue, short enough to keep tests quick.
+LONG = "Write a long story about a lighthouse keeper and his cat."
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Longer answers than the tests' 24 tokens: a question must hold the model long
+    # enough for the others to be seen waiting.
+    with backend(tmp_path_factory.mktemp("queue"), MAX_NEW_TOKENS="96") as base:
+        yield base
+
+
+def history(url: str) -> RemoteRunnable:
+    return RemoteRunnable(f"{url}/history", timeout=120)
+
+
+async def first_token_at(url: str, user: str, question: str, started: float) -> float:
+    """When the answer's first token arrived, counted from `started`."""
+    async for chunk in history(url).astream({"question": question, "username": user}):
+        if chunk.get("answer"):
+            return time.perf_counter() - started
+    raise AssertionError("no answer")
+
+
+def depth(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    line = next(x for x in text.splitlines() if x.startswith("ragchat_llm_queue_depth"))
+    return float(line.split()[-1])
+
+
+def test_a_users_second_question_waits_behind_another_users_first(url: str) -> None:
+    async def scenario() -> dict[str, float]:
+        started = time.perf_counter()
+        asks = [("ada", f"{LONG} Part {n}.") for n in (1, 2, 3)]
+        tasks = [asyncio.create_task(first_token_at(url, u, q, started)) for u, q in asks]
+        await asyncio.sleep(0.3)  # ada's three are in line before bob asks
+        bob = await first_token_at(url, "bob", "Name a colour.", started)
+        ada = sorted(await asyncio.gather(*tasks))
+        return {"ada1": ada[0], "ada2": ada[1], "ada3": ada[2], "bob": bob}
+
+    times = asyncio.run(scenario())
+    assert times["ada1"] < times["bob"] < times["ada2"] < times["ada3"], times
+
+
+def test_a_waiting_answer_reports_its_place_through_astream_events(url: str) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        holder = asyncio.create_task(first_token_at(url, "cy", LONG, time.perf_counter()))
+        await asyncio.sleep(0.3)
+        places: list[dict[str, Any]] = []
+        answered = False
+        payload = {"question": "Name a colour.", "username": "dee"}
+        async for event in history(url).astream_events(payload, version="v2"):
+            if event["event"] == "on_custom_event" and event["name"] == "ragchat_queue":
+                places.append(event["data"])
+            if event["event"] == "on_chat_model_stream" and event["data"]["chunk"].content:
+                answered = True
+        await holder
+        assert answered
+        return places
+
+    places = asyncio.run(scenario())
+    assert places and places[0]["ahead"] >= 1, places
+    assert "estimate_seconds" in places[0]
+
+
+def test_a_queued_question_whose_stream_closes_leaves_the_queue_and_is_marked_stopped(
+    url: str,
+) -> None:
+    async def scenario() -> float:
+        holder = asyncio.create_task(first_token_at(url, "eve", LONG, time.perf_counter()))
+        await asyncio.sleep(0.3)
+        payload = {"question": "Name a colour.", "username": "fay", "session_id": "queued"}
+        stream = history(url).astream(payload)
+        async for chunk in stream:
+            assert not chunk.get("answer"), "it should still be waiting"
+            if "queue" in chunk:
+                break
+        assert depth(url) == 1
+        closed = time.perf_counter()
+        await stream.aclose()
+        while depth(url) != 0:
+            assert time.perf_counter() - closed < 2, "the question stayed in the queue"
+            await asyncio.sleep(0.01)
+        left = time.perf_counter() - closed
+        await holder
+        return left
+
+    left = asyncio.run(scenario())
+    rows: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(rows) < 2 and time.monotonic() < deadline:  # the shielded save is quick
+        rows = httpx.get(
+            f"{url}/sessions/queued/messages", params={"username": "fay"}, timeout=10
+        ).json()
+        time.sleep(0.1)
+    assert [r["role"] for r in rows] == ["human", "ai"], rows
+    assert rows[1]["incomplete"] is True and rows[1]["content"] == "", rows
+    assert left < 2
