@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=4096, ge=512, le=32768)
     llm_threads: int = Field(default=0, ge=0, description="0 = number of cores")
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_prefix_cache_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="RAM for kept prompt states; 0 = none"
+    )
     llm_weights: LLMWeights = Field(
         default="auto",
         description="local: the GGUF as shipped, or converted once to q8_0/f16; auto measures "

@@ -22,7 +22,7 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 from starlette.types import Scope
 
-from chains.llm import LLMTimeout, LLMUnavailable
+from chains.llm import LLMTimeout, LLMUnavailable, prefix_cache
 from chains.llm.queue import WAIT_LISTENERS, WAITING
 
 __all__ = ["CONTENT_TYPE_LATEST", "render"]
@@ -73,6 +73,17 @@ RATE_LIMITED = Counter("ragchat_rate_limited_total", "Requests refused by the ra
 LLM_QUEUE_DEPTH = Gauge(
     "ragchat_llm_queue_depth",
     "Requests waiting for the embedded model (it generates for one request at a time)",
+    multiprocess_mode="livesum",
+)
+PREFIX_CACHE_LOOKUPS = Counter(
+    "ragchat_llm_prefix_cache_lookups_total",
+    "Prompts of the embedded model by where their longest known prefix was: restored "
+    "(a kept state was loaded), in_context (already in the model's context), miss",
+    ["result"],
+)
+PREFIX_CACHE_BYTES = Gauge(
+    "ragchat_llm_prefix_cache_bytes",
+    "RAM held by kept prompt states (LLM_PREFIX_CACHE_BYTES bounds it)",
     multiprocess_mode="livesum",
 )
 LLM_QUEUE_WAIT = Histogram(
@@ -131,6 +142,17 @@ def observe_llm_queue_wait(seconds: float) -> None:
     LLM_QUEUE_WAIT.observe(seconds)
 
 
+def count_prefix_lookup(result: str) -> None:
+    PREFIX_CACHE_LOOKUPS.labels(result).inc()
+
+
+def set_prefix_cache_bytes(size: int) -> None:
+    PREFIX_CACHE_BYTES.set(size)
+
+
+if count_prefix_lookup not in prefix_cache.LOOKUP_LISTENERS:
+    prefix_cache.LOOKUP_LISTENERS.append(count_prefix_lookup)
+    prefix_cache.SIZE_LISTENERS.append(set_prefix_cache_bytes)
 if set_llm_queue_depth not in WAITING.listeners:
     WAITING.listeners.append(set_llm_queue_depth)
 if observe_llm_queue_wait not in WAIT_LISTENERS:

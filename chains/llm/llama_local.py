@@ -32,6 +32,7 @@ from chains import prompts
 from chains.llm.errors import LLMTimeout, LLMUnavailable
 from chains.llm.fair_order import Ticket
 from chains.llm.gguf import model_gguf
+from chains.llm.prefix_cache import keep_prefix_states
 from chains.llm.queue import QUEUE_EVENT, QUEUE_KEY, ModelQueue, Place
 from chains.llm.weights import local_weights
 from settings import Settings
@@ -217,6 +218,7 @@ def local_model(settings: Settings) -> BaseChatModel:
     # Free llama.cpp while the interpreter is still whole: its __del__ at shutdown
     # otherwise runs after the C bindings are gone and prints a TypeError.
     atexit.register(_close_quietly, model)
+    keep_prefix_states(model.client, settings.llm_prefix_cache_bytes)
     warm_prompt_prefix(model, settings)
     return model
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -28,15 +29,22 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def history(url: str) -> RemoteRunnable:
-    return RemoteRunnable(f"{url}/history", timeout=120)
+@asynccontextmanager
+async def history(url: str) -> AsyncIterator[RemoteRunnable]:
+    """The /history stage, its connections closed before the test's event loop is."""
+    runnable = RemoteRunnable(f"{url}/history", timeout=120)
+    try:
+        yield runnable
+    finally:
+        await runnable.async_client.aclose()
 
 
 async def first_token_at(url: str, user: str, question: str, started: float) -> float:
     """When the answer's first token arrived, counted from `started`."""
-    async for chunk in history(url).astream({"question": question, "username": user}):
-        if chunk.get("answer"):
-            return time.perf_counter() - started
+    async with history(url) as stage:
+        async for chunk in stage.astream({"question": question, "username": user}):
+            if chunk.get("answer"):
+                return time.perf_counter() - started
     raise AssertionError("no answer")
 
 
@@ -67,11 +75,12 @@ def test_a_waiting_answer_reports_its_place_through_astream_events(url: str) -> 
         places: list[dict[str, Any]] = []
         answered = False
         payload = {"question": "Name a colour.", "username": "dee"}
-        async for event in history(url).astream_events(payload, version="v2"):
-            if event["event"] == "on_custom_event" and event["name"] == "ragchat_queue":
-                places.append(event["data"])
-            if event["event"] == "on_chat_model_stream" and event["data"]["chunk"].content:
-                answered = True
+        async with history(url) as stage:
+            async for event in stage.astream_events(payload, version="v2"):
+                if event["event"] == "on_custom_event" and event["name"] == "ragchat_queue":
+                    places.append(event["data"])
+                if event["event"] == "on_chat_model_stream" and event["data"]["chunk"].content:
+                    answered = True
         await holder
         assert answered
         return places
@@ -88,18 +97,19 @@ def test_a_queued_question_whose_stream_closes_leaves_the_queue_and_is_marked_st
         holder = asyncio.create_task(first_token_at(url, "eve", LONG, time.perf_counter()))
         await asyncio.sleep(0.3)
         payload = {"question": "Name a colour.", "username": "fay", "session_id": "queued"}
-        stream = history(url).astream(payload)
-        async for chunk in stream:
-            assert not chunk.get("answer"), "it should still be waiting"
-            if "queue" in chunk:
-                break
-        assert depth(url) == 1
-        closed = time.perf_counter()
-        await stream.aclose()
-        while depth(url) != 0:
-            assert time.perf_counter() - closed < 2, "the question stayed in the queue"
-            await asyncio.sleep(0.01)
-        left = time.perf_counter() - closed
+        async with history(url) as stage:
+            stream = stage.astream(payload)
+            async for chunk in stream:
+                assert not chunk.get("answer"), "it should still be waiting"
+                if "queue" in chunk:
+                    break
+            assert depth(url) == 1
+            closed = time.perf_counter()
+            await stream.aclose()
+            while depth(url) != 0:
+                assert time.perf_counter() - closed < 2, "the question stayed in the queue"
+                await asyncio.sleep(0.01)
+            left = time.perf_counter() - closed
         await holder
         return left
 
@@ -114,3 +124,21 @@ def test_a_queued_question_whose_stream_closes_leaves_the_queue_and_is_marked_st
     assert [r["role"] for r in rows] == ["human", "ai"], rows
     assert rows[1]["incomplete"] is True and rows[1]["content"] == "", rows
     assert left < 2
+
+
+def metric(url: str, name: str) -> float:
+    """The sum of a metric's samples (every label), from /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name)] in " {"
+    )
+
+
+def test_metrics_report_the_waits_and_the_kept_prompt_states(url: str) -> None:
+    # Runs after the tests above: several answers have waited behind others by now.
+    assert metric(url, "ragchat_llm_queue_wait_seconds_count") >= 5
+    assert metric(url, "ragchat_llm_queue_wait_seconds_sum") > 0.5
+    assert metric(url, "ragchat_llm_prefix_cache_lookups_total") >= 5
+    assert metric(url, "ragchat_llm_prefix_cache_bytes") > 0
