@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from langgraph_sdk import get_client
 from langserve import RemoteRunnable
 
 from tests.utils.processes import backend
@@ -25,7 +26,7 @@ LONG = "Write a long story about a lighthouse keeper and his cat."
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # Longer answers than the tests' 24 tokens: a question must hold the model long
     # enough for the others to be seen waiting.
-    with backend(tmp_path_factory.mktemp("queue"), MAX_NEW_TOKENS="96") as base:
+    with backend(tmp_path_factory.mktemp("queue"), MAX_NEW_TOKENS="200") as base:
         yield base
 
 
@@ -46,6 +47,21 @@ async def first_token_at(url: str, user: str, question: str, started: float) -> 
             if chunk.get("answer"):
                 return time.perf_counter() - started
     raise AssertionError("no answer")
+
+
+async def holding_the_model(url: str, user: str) -> asyncio.Task[None]:
+    """A long answer being written: returns once its first token arrived."""
+    writing = asyncio.Event()
+
+    async def ask() -> None:
+        async with history(url) as stage:
+            async for chunk in stage.astream({"question": LONG, "username": user}):
+                if chunk.get("answer"):
+                    writing.set()
+
+    task = asyncio.create_task(ask())
+    await asyncio.wait_for(writing.wait(), 60)
+    return task
 
 
 def depth(url: str) -> float:
@@ -70,8 +86,7 @@ def test_a_users_second_question_waits_behind_another_users_first(url: str) -> N
 
 def test_a_waiting_answer_reports_its_place_through_astream_events(url: str) -> None:
     async def scenario() -> list[dict[str, Any]]:
-        holder = asyncio.create_task(first_token_at(url, "cy", LONG, time.perf_counter()))
-        await asyncio.sleep(0.3)
+        holder = await holding_the_model(url, "cy")
         places: list[dict[str, Any]] = []
         answered = False
         payload = {"question": "Name a colour.", "username": "dee"}
@@ -94,8 +109,7 @@ def test_a_queued_question_whose_stream_closes_leaves_the_queue_and_is_marked_st
     url: str,
 ) -> None:
     async def scenario() -> float:
-        holder = asyncio.create_task(first_token_at(url, "eve", LONG, time.perf_counter()))
-        await asyncio.sleep(0.3)
+        holder = await holding_the_model(url, "eve")
         payload = {"question": "Name a colour.", "username": "fay", "session_id": "queued"}
         async with history(url) as stage:
             stream = stage.astream(payload)
@@ -124,6 +138,50 @@ def test_a_queued_question_whose_stream_closes_leaves_the_queue_and_is_marked_st
     assert [r["role"] for r in rows] == ["human", "ai"], rows
     assert rows[1]["incomplete"] is True and rows[1]["content"] == "", rows
     assert left < 2
+
+
+def test_a_queued_agent_protocol_run_that_is_cancelled_leaves_the_queue(url: str) -> None:
+    """langgraph_sdk sees the place in the `custom` stream mode; cancel takes it out."""
+
+    async def scenario() -> tuple[list[Any], float, str]:
+        holder = await holding_the_model(url, "gus")
+        sdk = get_client(url=url, timeout=60, headers={"X-Ragchat-User": "hal"})
+        tid = (await sdk.threads.create())["thread_id"]
+        ask = {"messages": [{"role": "user", "content": "Name a colour."}]}
+        parts: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def read() -> None:  # the stream stays open: closing it would stop the run too
+            async for part in sdk.runs.stream(tid, "history", input=ask, stream_mode="custom"):
+                await parts.put(part)
+            await parts.put(None)
+
+        reader = asyncio.create_task(read())
+        run_id, places = "", []
+        while not places:
+            part = await asyncio.wait_for(parts.get(), 60)
+            assert part is not None, "the run never waited: nothing was ahead of it"
+            if part.event == "metadata":
+                run_id = part.data["run_id"]
+            if part.event == "custom" and "queue" in part.data:
+                places.append(part.data["queue"])
+        assert depth(url) == 1
+        cancelled = time.perf_counter()
+        await sdk.runs.cancel(tid, run_id)
+        while depth(url) != 0:
+            assert time.perf_counter() - cancelled < 2, "the run stayed in the queue"
+            await asyncio.sleep(0.01)
+        left = time.perf_counter() - cancelled
+        await asyncio.wait_for(reader, 10)  # the cancelled run's stream ends
+        await holder
+        return places, left, tid
+
+    places, left, tid = asyncio.run(scenario())
+    assert places[0]["ahead"] >= 1
+    assert left < 2
+    rows = httpx.get(
+        f"{url}/sessions/{tid}/messages", params={"username": "hal"}, timeout=10
+    ).json()
+    assert [r["role"] for r in rows] == ["human", "ai"] and rows[1]["incomplete"] is True
 
 
 def metric(url: str, name: str) -> float:
