@@ -127,8 +127,10 @@ async def _relayed(source: AsyncIterator[T]) -> AsyncIterator[T]:
         raise
 
 
-def stage_runnable(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
-    """What a stage's route serves: the graph's answer stream, token by token."""
-    return GraphTokenStream(
-        answer_chunks(graph, options, on_token=count_tokens), name=graph.name or "ragchat"
-    )
+def stage_runnable(
+    graph: CompiledStateGraph, options: GraphOptions, *, places: bool | None = None
+) -> Runnable:
+    """What a stage's route serves: the graph's answer stream, token by token (`places`:
+    see `answer_chunks`)."""
+    chunks = answer_chunks(graph, options, on_token=count_tokens, places=places)
+    return GraphTokenStream(chunks, name=graph.name or "ragchat")

@@ -67,6 +67,8 @@ def answer_chunks(
     graph: CompiledStateGraph,
     options: GraphOptions,
     on_token: Callable[[], None] | None = None,
+    *,
+    places: bool | None = None,
 ) -> AnswerRun:
     """Text chunks for stages without history or sources; for the others a `{"sources"}`
     chunk first (RAG stages), `{"queue": {"ahead", "estimate_seconds"}}` chunks while the
@@ -74,8 +76,11 @@ def answer_chunks(
     `{"message_id", "session_id"}` chunk.
 
     `on_token` is called once per answer token (the server counts them for its log).
+    `places`: yield the `{"queue"}` chunks (default: when the stream has dict chunks at
+    all; a text stage's clients expect strings only).
     """
     structured = options.stored or options.returns_sources
+    places = structured if places is None else places
 
     async def run_graph(payload: dict[str, Any], config: RunnableConfig) -> AsyncIterator[Any]:
         closing: dict[str, Any] = {}
@@ -93,7 +98,7 @@ def answer_chunks(
                 text = chunk.content if isinstance(chunk.content, str) else ""
             elif mode == "custom":
                 text = item.get("answer", "") if isinstance(item, dict) else ""
-                if isinstance(item, dict) and "queue" in item and structured:
+                if isinstance(item, dict) and "queue" in item and places:
                     yield AddableDict(queue=item["queue"])
             else:
                 for update in item.values():

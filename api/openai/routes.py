@@ -70,7 +70,7 @@ def _stateless_runnables(resources: Resources) -> dict[str, Runnable]:
     for model, stage in MODELS.items():
         options = replace(STAGES[stage], persist=False)
         graph = build_graph(options, resources, name=f"openai_{stage}")
-        runnables[model] = stage_runnable(graph, options)
+        runnables[model] = stage_runnable(graph, options, places=True)
     return runnables
 
 
