@@ -138,30 +138,42 @@ async def read_until(client: httpx.AsyncClient, url: str, payload: dict, want: s
         if f'"{want}"'.encode() in buffer:
             return OpenStream(response, chunks)
     await response.aclose()
-    raise RuntimeError(f"the stream ended without a {want!r} chunk")
+    raise NeverQueued(f"the stream ended without a {want!r} chunk")
+
+
+class NeverQueued(RuntimeError):
+    """The answer ahead ended before this question reached the queue: try again."""
 
 
 async def cancels(url: str, plan: Plan) -> tuple[list[float], list[float]]:
     """Seconds from closing a queued stream to its leaving the queue, and from closing a
     running stream to the question behind it starting."""
-    queued, running = [], []
+    queued: list[float] = []
+    running: list[float] = []
     chat_url = f"{url}/history/stream"
     async with httpx.AsyncClient(timeout=600) as client:
-        for _ in range(plan.cancels):
-            holder = await read_until(
-                client, chat_url, {"question": LONG, "username": "a"}, "answer"
+
+        async def ask(user: str, question: str, want: str) -> OpenStream:
+            return await read_until(
+                client, chat_url, {"question": question, "username": user}, want
             )
-            waiting = await read_until(
-                client, chat_url, {"question": "Hi.", "username": "b"}, "queue"
-            )
-            closed = time.perf_counter()
-            await waiting.response.aclose()
-            queued.append(await until_depth(url, 0, closed))
-            behind = await read_until(
-                client, chat_url, {"question": "Hi.", "username": "c"}, "queue"
-            )
+
+        for _ in range(3 * plan.cancels):
+            if len(running) == plan.cancels:
+                break
+            holder = await ask("a", LONG, "answer")
+            try:
+                waiting = await ask("b", "Hi.", "queue")
+                closed = time.perf_counter()
+                await waiting.response.aclose()
+                left = await until_depth(url, 0, closed)
+                behind = await ask("c", "Hi.", "queue")
+            except NeverQueued:  # the answer ahead was too short this time
+                await holder.finish()
+                continue
             closed = time.perf_counter()
             await holder.response.aclose()
+            queued.append(left)
             running.append(await until_depth(url, 0, closed))
             await behind.finish()
     return queued, running
@@ -231,7 +243,8 @@ def rows_for(
             "ms",
             target="≤ 50 ms",
             ok=percentile(queued, 95) <= 0.05,
-            note=f"{len(queued)} times, /metrics polled (adds a few ms)",
+            note=f"{len(queued)} times, p50 {ms(median(queued)):.0f} ms; the client closes, the "
+            "server notices the disconnect, /metrics is polled every 5 ms",
         )
     )
     out.append(
@@ -242,7 +255,7 @@ def rows_for(
             "ms",
             target="≤ 500 ms",
             ok=percentile(running, 95) <= 0.5,
-            note=f"{len(running)} times",
+            note=f"{len(running)} times, p50 {ms(median(running)):.0f} ms",
         )
     )
     return out
