@@ -67,7 +67,10 @@ async def together(url: str, plan: Plan, asked: list[str], tag: str) -> list[tup
     clients = [httpx.AsyncClient(timeout=900) for _ in range(plan.users)]
     try:
         jobs = [
-            (f"u{u}", chat(clients[u], url, f"u{u}", f"{tag}-{u}-{i}", asked[i % len(asked)]))
+            (
+                f"u{u}",
+                chat(clients[u], url, f"u{u}", f"{tag}-{u}-{i}", asked[u * plan.per_user + i]),
+            )
             for u in range(plan.users)
             for i in range(plan.per_user)
         ]
@@ -270,7 +273,9 @@ def main(quick: bool = False) -> list[Row]:
     except LLMUnavailable as exc:
         return [not_available(NAME, str(exc))]
     plan = QUICK if quick else FULL
-    asked = questions(max(plan.alone, plan.per_user) * 2)
+    # Every phase asks questions of its own: a question asked before would find its
+    # whole prompt among the kept states and start at once.
+    asked = questions(3 * plan.alone + plan.rounds * plan.users * plan.per_user)
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
         data_dir = Path(tmp) / "data"
         share_model_cache(data_dir)
@@ -291,8 +296,12 @@ def main(quick: bool = False) -> list[Row]:
 
 
 def measure_crowd(server: Server, plan: Plan, asked: list[str]) -> tuple[Any, Any, Any, Any]:
-    solo = asyncio.run(alone(server.url, asked[: plan.alone]))
-    crowd = [asyncio.run(together(server.url, plan, asked, f"r{r}")) for r in range(plan.rounds)]
+    solo = asyncio.run(alone(server.url, asked[2 * plan.alone : 3 * plan.alone]))
+    rest, size = asked[3 * plan.alone :], plan.users * plan.per_user
+    crowd = [
+        asyncio.run(together(server.url, plan, rest[r * size : (r + 1) * size], f"r{r}"))
+        for r in range(plan.rounds)
+    ]
     queued, running = asyncio.run(cancels(server.url, plan))
     return solo, crowd, queued, running
 
