@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         "(AVX2) one; auto probes both in child processes at first start, keeps the fastest "
         "that survives",
     )
+    llm_prefix_cache_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="RAM for kept prompt states; 0 = none"
+    )
     llm_weights: LLMWeights = Field(
         default="auto",
         description="local: the GGUF as shipped, or converted once to q8_0/f16; auto measures "

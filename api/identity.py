@@ -116,11 +116,19 @@ def server_config(config: dict[str, Any], request: Request) -> dict[str, Any]:
 
     LangServe lets a client send any `configurable` key; this runs last and
     rebuilds `configurable` from the server's identity only, so a client-sent
-    `user_id` (or anything else) never reaches the graph.
+    `user_id` (or anything else) never reaches the graph. `client` is the caller's
+    address: anonymous callers take their turns at the model by it.
     """
     config = dict(config)
-    config["configurable"] = {"user_id": getattr(request.state, "user", None)}
+    config["configurable"] = {
+        "user_id": getattr(request.state, "user", None),
+        "client": client_address(request),
+    }
     return config
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def acting_user(request: Request, username: str | None) -> str:

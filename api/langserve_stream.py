@@ -93,7 +93,11 @@ class GraphTokenStream(RunnableLambda):
         return config
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await super().ainvoke(input, self._measured(config), **kwargs)
+        """The whole answer; its places in the model's queue were for streams only."""
+        output = await super().ainvoke(input, self._measured(config), **kwargs)
+        if isinstance(output, dict):
+            output.pop("queue", None)
+        return output
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
@@ -123,8 +127,10 @@ async def _relayed(source: AsyncIterator[T]) -> AsyncIterator[T]:
         raise
 
 
-def stage_runnable(graph: CompiledStateGraph, options: GraphOptions) -> Runnable:
-    """What a stage's route serves: the graph's answer stream, token by token."""
-    return GraphTokenStream(
-        answer_chunks(graph, options, on_token=count_tokens), name=graph.name or "ragchat"
-    )
+def stage_runnable(
+    graph: CompiledStateGraph, options: GraphOptions, *, places: bool | None = None
+) -> Runnable:
+    """What a stage's route serves: the graph's answer stream, token by token (`places`:
+    see `answer_chunks`)."""
+    chunks = answer_chunks(graph, options, on_token=count_tokens, places=places)
+    return GraphTokenStream(chunks, name=graph.name or "ragchat")

@@ -22,8 +22,8 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 from starlette.types import Scope
 
-from chains.llm import LLMTimeout, LLMUnavailable
-from chains.llm.queue import WAITING
+from chains.llm import LLMTimeout, LLMUnavailable, prefix_cache
+from chains.llm.queue import WAIT_LISTENERS, WAITING
 
 __all__ = ["CONTENT_TYPE_LATEST", "render"]
 
@@ -75,6 +75,22 @@ LLM_QUEUE_DEPTH = Gauge(
     "Requests waiting for the embedded model (it generates for one request at a time)",
     multiprocess_mode="livesum",
 )
+PREFIX_CACHE_LOOKUPS = Counter(
+    "ragchat_llm_prefix_cache_lookups_total",
+    "Prompts of the embedded model by where their longest known prefix was: restored "
+    "(a kept state was loaded), in_context (already in the model's context), miss",
+    ["result"],
+)
+PREFIX_CACHE_BYTES = Gauge(
+    "ragchat_llm_prefix_cache_bytes",
+    "RAM held by kept prompt states (LLM_PREFIX_CACHE_BYTES bounds it)",
+    multiprocess_mode="livesum",
+)
+LLM_QUEUE_WAIT = Histogram(
+    "ragchat_llm_queue_wait_seconds",
+    "Time a generation waited in the embedded model's queue before it started",
+    buckets=_SECONDS,
+)
 
 
 def route_label(scope: Scope) -> str:
@@ -122,8 +138,25 @@ def set_llm_queue_depth(waiting: int) -> None:
     LLM_QUEUE_DEPTH.set(waiting)
 
 
+def observe_llm_queue_wait(seconds: float) -> None:
+    LLM_QUEUE_WAIT.observe(seconds)
+
+
+def count_prefix_lookup(result: str) -> None:
+    PREFIX_CACHE_LOOKUPS.labels(result).inc()
+
+
+def set_prefix_cache_bytes(size: int) -> None:
+    PREFIX_CACHE_BYTES.set(size)
+
+
+if count_prefix_lookup not in prefix_cache.LOOKUP_LISTENERS:
+    prefix_cache.LOOKUP_LISTENERS.append(count_prefix_lookup)
+    prefix_cache.SIZE_LISTENERS.append(set_prefix_cache_bytes)
 if set_llm_queue_depth not in WAITING.listeners:
     WAITING.listeners.append(set_llm_queue_depth)
+if observe_llm_queue_wait not in WAIT_LISTENERS:
+    WAIT_LISTENERS.append(observe_llm_queue_wait)
 
 
 def render() -> bytes:

@@ -58,6 +58,7 @@ BENCHMARKS = [
     Benchmark("upload to searchable", "bench.upload_speed"),
     Benchmark("real model end to end", "bench.real_model"),
     Benchmark("llama.cpp builds", "bench.llama_builds"),
+    Benchmark("several askers on one model", "bench.model_queue"),
     Benchmark("llm speed", "bench.llm_speed"),
     Benchmark("answer quality", "bench.answer_quality"),
     Benchmark("release notes: answers in titles and headings", "bench.release_notes"),

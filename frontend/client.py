@@ -47,12 +47,15 @@ class AnswerStream:
     String chunks (/simple, /formatted) pass through; dict chunks give their `answer`.
     The sources (which RAG stages send before the first token) and the closing chunk's
     ids are kept in `closing`; `on_sources` is called as soon as the sources arrive, so
-    the app can show them while the answer is still being written.
+    the app can show them while the answer is still being written. While the answer
+    waits for the model, `on_queue` hears its place (`{"ahead", "estimate_seconds"}`),
+    then `None` once the first words arrive.
     """
 
     chunks: Iterator[Any]
     backend_url: str
     on_sources: Callable[[list[dict[str, Any]]], None] | None = None
+    on_queue: Callable[[dict[str, Any] | None], None] | None = None
     closing: dict[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
 
@@ -80,6 +83,10 @@ class AnswerStream:
                     self.closing.update({k: chunk[k] for k in CLOSING_KEYS if k in chunk})
                     if "sources" in chunk and self.on_sources is not None:
                         self.on_sources(list(chunk["sources"] or []))
+                    if isinstance(chunk.get("queue"), dict) and self.on_queue is not None:
+                        self.on_queue(chunk["queue"])
+                if text and not self.parts and self.on_queue is not None:
+                    self.on_queue(None)
                 if text:
                     self.parts.append(text)
                     yield text
@@ -115,6 +122,7 @@ class BackendClient:
         stage: str,
         payload: dict[str, Any],
         on_sources: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_queue: Callable[[dict[str, Any] | None], None] | None = None,
     ) -> AnswerStream:
         """Start streaming one answer; nothing is sent until the stream is iterated."""
         if stage not in STAGES:
@@ -125,7 +133,7 @@ class BackendClient:
         )
         runnable.sync_client.event_hooks = {"response": [_read_error_body]}
         body = {key: value for key, value in payload.items() if value is not None}
-        return AnswerStream(runnable.stream(body), self.base_url, on_sources)
+        return AnswerStream(runnable.stream(body), self.base_url, on_sources, on_queue)
 
     # --- REST -------------------------------------------------------------
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

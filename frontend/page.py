@@ -16,7 +16,7 @@ import streamlit as st
 from frontend import state
 from frontend.client import HISTORY_STAGES, BackendClient
 from frontend.errors import BackendError
-from frontend.render import render_answer_extras, render_entry, render_sources
+from frontend.render import queue_line, render_answer_extras, render_entry, render_sources
 from frontend.shell import Shell, cached_stats, show_notice
 from frontend.sidebar import ChatOptions, answering_options, conversations
 from frontend.transcript import ChatEntry, assistant_entry, user_entry
@@ -60,17 +60,23 @@ def answer(
             st.session_state[state.SESSION_ID] = session_id
             state.started_here()[session_id] = question.strip()[:80]
         # The answer's text first, its sources under it: they arrive before the first token
-        # and are drawn while the model writes.
-        text_slot, sources_slot = st.empty(), st.empty()
+        # and are drawn while the model writes; under them, its place while it waits.
+        text_slot, sources_slot, queue_slot = st.empty(), st.empty(), st.empty()
 
         def show_sources(sources: list[dict[str, Any]]) -> None:
             with sources_slot.container():
                 render_sources(sources)
 
-        stream = client.stream_answer(
-            options.stage, request_payload(options, question, username, session_id), show_sources
-        )
+        def show_place(place: dict[str, Any] | None) -> None:
+            if place is None:
+                queue_slot.empty()
+            else:
+                queue_slot.caption(f":material/hourglass_top: {queue_line(place)}")
+
+        payload = request_payload(options, question, username, session_id)
+        stream = client.stream_answer(options.stage, payload, show_sources, show_place)
         text_slot.write_stream(stream)
+        queue_slot.empty()
         finished = True
     except BackendError as exc:
         error, finished = str(exc), True

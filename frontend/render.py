@@ -47,6 +47,16 @@ def render_sources(sources: Sequence[Mapping[str, Any]]) -> None:
                 st.text(str(chunk.get("page_content", "")))
 
 
+def queue_line(place: Mapping[str, Any]) -> str:
+    """`2 questions ahead of yours, about 9 s`: where a waiting answer stands."""
+    ahead = int(place.get("ahead") or 0)
+    line = f"{ahead} question{'s' if ahead != 1 else ''} ahead of yours"
+    seconds = place.get("estimate_seconds")
+    if isinstance(seconds, int | float):
+        line += f", about {max(1, round(seconds))} s"
+    return line
+
+
 def feedback_key(entry: ChatEntry) -> str:
     return f"feedback-{entry.get('message_id')}"
 

@@ -42,6 +42,23 @@ class RequestContext:
         )
 
 
+def queue_key(state: ChatState, config: RunnableConfig | None) -> str:
+    """Whose turn a model call takes in the model's fair queue.
+
+    The key the server chose (`queue_key`), else the user (server-owned, else the
+    body's), else the client's address the server passed (`client`): anonymous callers
+    take turns by client.
+    """
+    configurable: dict[str, Any] = (config or {}).get("configurable") or {}
+    if configurable.get("queue_key"):
+        return str(configurable["queue_key"])
+    user = configurable.get("user_id") or state.get("username")
+    if user:
+        return f"user:{user}"
+    client = configurable.get("client")
+    return f"client:{client}" if client else "anonymous"
+
+
 @dataclass(frozen=True)
 class SearchParams:
     k: int

@@ -15,15 +15,23 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamWriter
 
 from chains import prompts
+from chains.llm.queue import QUEUE_KEY
 from chains.models.presets import context_tokens, prompt_style
 from chains.passages import cites_a_source, focus, supporting_passage
 from chains.retrieval import format_passages
-from graph.context import RequestContext, SearchParams
+from graph.context import RequestContext, SearchParams, queue_key
 from graph.options import GraphOptions
 from graph.resources import Resources
 from graph.state import ChatState
+from graph.streaming import QueuePlaceRelay
 
 CONDENSE_MAX_TOKENS = 96
+
+
+def model_config(state: ChatState, config: RunnableConfig) -> RunnableConfig:
+    """`config` for a model call: it waits in the model's queue as its asker."""
+    metadata = {**(config.get("metadata") or {}), QUEUE_KEY: queue_key(state, config)}
+    return {**config, "metadata": metadata}
 
 
 def previous_question(history: list[BaseMessage]) -> str | None:
@@ -90,9 +98,8 @@ class ChatNodes:
         chain = (prompts.CONDENSE_PROMPT | llm | StrOutputParser()).with_config(
             run_name="condense_question", tags=["condense"]
         )
-        rewritten = (
-            await chain.ainvoke({"history": history, "question": state["question"]}, config)
-        ).strip()
+        inputs = {"history": history, "question": state["question"]}
+        rewritten = (await chain.ainvoke(inputs, model_config(state, config))).strip()
         return {"standalone_question": rewritten or state["question"]}
 
     async def retrieve(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
@@ -169,14 +176,18 @@ class ChatNodes:
         requested = state.get("max_tokens")
         if requested:
             llm = llm.bind(max_tokens=min(requested, self.resources.settings.max_new_tokens))
-        chain = (self.prompt | llm).with_config(run_name="generate_answer")
+        chain = (self.prompt | llm).with_config(
+            run_name="generate_answer", callbacks=[QueuePlaceRelay(writer)]
+        )
         message_id = state.get("message_id") or (str(uuid.uuid4()) if self.options.stored else None)
         parts: list[str] = []
         try:
             if self.options.retrieval and not state.get("documents"):
                 writer({"answer": prompts.NO_PASSAGES_ANSWER})
                 return {"answer": prompts.NO_PASSAGES_ANSWER, "message_id": message_id}
-            async for chunk in chain.astream(self._prompt_inputs(state), config):
+            async for chunk in chain.astream(
+                self._prompt_inputs(state), model_config(state, config)
+            ):
                 if isinstance(chunk.content, str):
                     parts.append(chunk.content)
             if self.options.retrieval:

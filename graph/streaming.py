@@ -2,9 +2,10 @@
 
 A compiled graph's `.astream()` yields one state update per node, so a client would get
 the whole answer at once. `answer_chunks` runs the graph in LangGraph's "messages",
-"updates" and "custom" modes together: the sources as soon as retrieval ends, then the
-answer's tokens as the `generate` node produces them (and any text it adds itself, such
-as a citation), then a closing chunk with the stored message id.
+"updates" and "custom" modes together: the sources as soon as retrieval ends, the
+answer's place in the model's queue while it waits, then the answer's tokens as the
+`generate` node produces them (and any text it adds itself, such as a citation), then a
+closing chunk with the stored message id.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.utils import AddableDict
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StreamWriter
 
+from chains.llm.queue import QUEUE_EVENT
 from graph.options import GraphOptions
 
 ANSWER_NODE = "generate"
@@ -43,18 +47,40 @@ def source_entries(documents: list[Document]) -> list[dict[str, Any]]:
     return entries
 
 
+class QueuePlaceRelay(AsyncCallbackHandler):
+    """Passes the model's queue events on to the graph's stream, as `{"queue": place}`.
+
+    The model reports its place as a LangChain custom event (what `astream_events`
+    clients see); the graph's own stream (`/stream`, the Agent Protocol's `custom`
+    mode) carries only what a node writes.
+    """
+
+    def __init__(self, writer: StreamWriter) -> None:
+        self.writer = writer
+
+    async def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        if name == QUEUE_EVENT:
+            self.writer({"queue": data})
+
+
 def answer_chunks(
     graph: CompiledStateGraph,
     options: GraphOptions,
     on_token: Callable[[], None] | None = None,
+    *,
+    places: bool | None = None,
 ) -> AnswerRun:
     """Text chunks for stages without history or sources; for the others a `{"sources"}`
-    chunk first (RAG stages), then `{"answer": ...}` chunks, then a closing
+    chunk first (RAG stages), `{"queue": {"ahead", "estimate_seconds"}}` chunks while the
+    answer waits for the model, then `{"answer": ...}` chunks, then a closing
     `{"message_id", "session_id"}` chunk.
 
     `on_token` is called once per answer token (the server counts them for its log).
+    `places`: yield the `{"queue"}` chunks (default: when the stream has dict chunks at
+    all; a text stage's clients expect strings only).
     """
     structured = options.stored or options.returns_sources
+    places = structured if places is None else places
 
     async def run_graph(payload: dict[str, Any], config: RunnableConfig) -> AsyncIterator[Any]:
         closing: dict[str, Any] = {}
@@ -72,6 +98,8 @@ def answer_chunks(
                 text = chunk.content if isinstance(chunk.content, str) else ""
             elif mode == "custom":
                 text = item.get("answer", "") if isinstance(item, dict) else ""
+                if isinstance(item, dict) and "queue" in item and places:
+                    yield AddableDict(queue=item["queue"])
             else:
                 for update in item.values():
                     if not update:

@@ -26,7 +26,7 @@ from api.agent_protocol.schemas import THREAD_ID_PATTERN, RunCreate
 from api.agent_protocol.serialize import sse
 from api.agent_protocol.streaming import GraphRun, stream_parts
 from api.errors import status_for
-from api.identity import client_user
+from api.identity import ANONYMOUS_USER, client_address, client_user
 from api.middleware import count_tokens, note_stage
 from api.schemas import stage_schemas
 from chains.history import SessionNotFound, ThreadRecords
@@ -95,8 +95,12 @@ def run_router(
         if options.retrieval:
             await resources.check_index()
         note_stage(stage)
+        # Server-owned, as on the LangServe routes; anonymous callers queue by address.
+        configurable = {"user_id": user, "client": client_address(request)}
+        if user == ANONYMOUS_USER:
+            configurable["queue_key"] = f"client:{configurable['client']}"
         config: RunnableConfig = {
-            "configurable": {"user_id": user},  # server-owned, as on the LangServe routes
+            "configurable": configurable,
             "run_name": f"agent:{stage}",
             "metadata": {**(body.metadata or {}), "user": user, "thread_id": thread_id},
         }

@@ -24,12 +24,13 @@ from langchain_core.runnables import Runnable
 
 from api.body import json_body
 from api.errors import openai_error_body
+from api.identity import client_address
 from api.langserve_stream import stage_runnable
 from api.middleware import note_user
 from api.openai.errors import OpenAIRoute
 from api.openai.request import MODELS, parse_chat_request, resolve_model
 from api.openai.schemas import ChatCompletionRequest, completion_id, model_object, now
-from api.openai.stream import answer_events, collect, sse_chunks
+from api.openai.stream import Queued, answer_events, collect, sse_chunks
 from graph.build import build_graph
 from graph.options import STAGES
 from graph.resources import Resources
@@ -53,13 +54,23 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def queue_headers(first: object) -> dict[str, str]:
+    """`X-Ragchat-Queue-Ahead` (and `-Estimate-Seconds`) when the answer starts queued."""
+    if not isinstance(first, Queued):
+        return {}
+    headers = {"X-Ragchat-Queue-Ahead": str(first.place.get("ahead"))}
+    if first.place.get("estimate_seconds") is not None:
+        headers["X-Ragchat-Queue-Estimate-Seconds"] = str(first.place["estimate_seconds"])
+    return headers
+
+
 def _stateless_runnables(resources: Resources) -> dict[str, Runnable]:
     """One token-streaming graph per model, without database history."""
     runnables = {}
     for model, stage in MODELS.items():
         options = replace(STAGES[stage], persist=False)
         graph = build_graph(options, resources, name=f"openai_{stage}")
-        runnables[model] = stage_runnable(graph, options)
+        runnables[model] = stage_runnable(graph, options, places=True)
     return runnables
 
 
@@ -99,16 +110,17 @@ def openai_router(
         note_user(run.user)  # the access log's user: the key's, else the body's `user`
         if STAGES[run.stage].retrieval:
             await resources.check_index()  # 503 now rather than after the condense call
-        events = answer_events(runnables[run.model], run)
+        events = answer_events(runnables[run.model], run, client_address(request))
         # Wait for the first event before answering, so a failure before any text
         # (LLM or index unavailable) gets its status code, not a 200 with an error inside.
+        # An answer that has to wait for the model starts at once, telling its place.
         first = await anext(events)
         cid, stamp = completion_id(), now()
         if run.stream:
             return StreamingResponse(
                 sse_chunks(first, events, run, cid, stamp),
                 media_type="text/event-stream",
-                headers=STREAM_HEADERS,
+                headers={**STREAM_HEADERS, **queue_headers(first)},
             )
         return JSONResponse(await collect(first, events, run, cid, stamp))
 

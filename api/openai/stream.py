@@ -26,6 +26,13 @@ log = logging.getLogger("ragchat.openai")
 
 
 @dataclass(frozen=True)
+class Queued:
+    """The answer waits for the model: `place` is `{"ahead", "estimate_seconds"}`."""
+
+    place: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Finish:
     """The last event: why the answer ended and, for RAG models, its sources."""
 
@@ -44,20 +51,32 @@ def sources_footer(sources: list[dict[str, Any]]) -> str:
     return "\n\nSources:\n" + "\n".join(lines)
 
 
-async def answer_events(runnable: Runnable, run: ChatRun) -> AsyncIterator[str | Finish]:
-    """Text deltas, the sources footer, then one Finish.
+async def answer_events(
+    runnable: Runnable, run: ChatRun, client: str
+) -> AsyncIterator[str | Queued | Finish]:
+    """Its places in the model's queue while it waits, text deltas, the sources footer,
+    then one Finish.
+
+    The run waits for the model as `run.user`, else as the `client` address.
 
     `max_tokens` counts streamed chunks (one token each from llama.cpp and TGI). Past
     it, a RAG model's stream is drained without forwarding text, because its sources
     arrive only when the graph run ends; other models stop generating at once.
     """
     returns_sources = STAGES[run.stage].returns_sources
-    config = {"run_name": f"openai:{run.model}", "metadata": {"user": run.user}}
+    config = {
+        "run_name": f"openai:{run.model}",
+        "metadata": {"user": run.user},
+        "configurable": {"user_id": run.user, "client": client},
+    }
     sent, reason, sources = 0, "stop", None
     async with aclosing(in_own_task(runnable.astream(run.payload, config))) as stream:
         async for item in stream:
             if isinstance(item, str):
                 text = item
+            elif "queue" in item:
+                yield Queued(item["queue"])
+                continue
             else:
                 text = item.get("answer") or ""
                 sources = item.get("sources", sources)
@@ -80,18 +99,31 @@ def _sse(payload: dict[str, Any] | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
+def queue_comment(place: dict[str, Any]) -> bytes:
+    """An SSE comment, which OpenAI clients skip: `: queue {"ahead": 2, ...}`."""
+    return f": queue {json.dumps(place)}\n\n".encode()
+
+
 async def sse_chunks(
-    first: str | Finish, rest: AsyncIterator[str | Finish], run: ChatRun, cid: str, created: int
+    first: str | Queued | Finish,
+    rest: AsyncIterator[str | Queued | Finish],
+    run: ChatRun,
+    cid: str,
+    created: int,
 ) -> AsyncIterator[bytes]:
     """OpenAI's stream: a role delta, content deltas, a finish chunk carrying `sources`,
-    `[DONE]`. A failure after the first byte can only be told in-band, as OpenAI does:
-    a `data: {"error": ...}` event and no `[DONE]`."""
+    `[DONE]`; while the answer waits for the model, its places as SSE comments. A failure
+    after the first byte can only be told in-band, as OpenAI does: a
+    `data: {"error": ...}` event and no `[DONE]`."""
     yield _sse(chunk_object(cid, created, run.model, {"role": "assistant", "content": ""}))
     try:
         async with aclosing(rest):
             item = first
             while not isinstance(item, Finish):
-                yield _sse(chunk_object(cid, created, run.model, {"content": item}))
+                if isinstance(item, Queued):
+                    yield queue_comment(item.place)
+                else:
+                    yield _sse(chunk_object(cid, created, run.model, {"content": item}))
                 item = await anext(rest)
         extra = {} if item.sources is None else {"sources": item.sources}
         yield _sse(chunk_object(cid, created, run.model, {}, item.reason, **extra))
@@ -108,14 +140,19 @@ async def sse_chunks(
 
 
 async def collect(
-    first: str | Finish, rest: AsyncIterator[str | Finish], run: ChatRun, cid: str, created: int
+    first: str | Queued | Finish,
+    rest: AsyncIterator[str | Queued | Finish],
+    run: ChatRun,
+    cid: str,
+    created: int,
 ) -> dict[str, Any]:
-    """The non-streaming response: the same events, joined."""
+    """The non-streaming response: the same events' text, joined."""
     texts: list[str] = []
     item = first
     async with aclosing(rest):
         while not isinstance(item, Finish):
-            texts.append(item)
+            if isinstance(item, str):
+                texts.append(item)
             item = await anext(rest)
     extra = {} if item.sources is None else {"sources": item.sources}
     return completion_object(cid, created, run.model, "".join(texts), item.reason, **extra)

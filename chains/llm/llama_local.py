@@ -10,24 +10,31 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from langchain_community.chat_models import ChatLlamaCpp
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+    adispatch_custom_event,
+    dispatch_custom_event,
+)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.chat_models import agenerate_from_stream
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import ensure_config
 from pydantic import PrivateAttr
 
 from chains import prompts
 from chains.llm.errors import LLMTimeout, LLMUnavailable
+from chains.llm.fair_order import Ticket
 from chains.llm.gguf import model_gguf
 from chains.llm.llama_build import activate, choose_build
-from chains.llm.queue import WAITING
+from chains.llm.prefix_cache import keep_prefix_states
+from chains.llm.queue import QUEUE_EVENT, QUEUE_KEY, ModelQueue, Place
 from chains.llm.weights import local_weights
 from chains.models.presets import prompt_style
 from settings import Settings
@@ -47,19 +54,18 @@ def _unwrap(item: ChatGenerationChunk | _Failure) -> ChatGenerationChunk:
 
 
 class SerializedChatLlamaCpp(ChatLlamaCpp):
-    """ChatLlamaCpp whose calls run one at a time on a single worker thread.
+    """ChatLlamaCpp whose calls run one at a time, in fair order, on one worker thread.
 
-    A llama.cpp context is not re-entrant, so every generation is queued onto
-    one dedicated thread (FIFO; we serialize rather than pool contexts: on two
-    cores a second context would only halve the speed of each). Async streams
-    relay tokens through a queue and set a stop flag when the consumer goes
-    away, so a disconnected client stops generation within one token.
+    A llama.cpp context is not re-entrant, so every generation waits in one queue
+    (`ModelQueue`: round-robin across askers, named by the run metadata `QUEUE_KEY`;
+    we serialize rather than pool contexts: on two cores a second context would only
+    halve the speed of each). A waiting call reports its place as the custom event
+    `QUEUE_EVENT`. Streams relay tokens through a queue; when the consumer goes away
+    a waiting call leaves the queue at once and a running one stops within one token.
     """
 
     timeout_seconds: float = 120.0
-    _worker: ThreadPoolExecutor = PrivateAttr(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
-    )
+    _queue: ModelQueue = PrivateAttr(default_factory=ModelQueue)
 
     def _produce(
         self,
@@ -68,23 +74,27 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
         kwargs: dict[str, Any],
         emit: Any,
         cancelled: threading.Event,
-    ) -> None:
-        """Runs on the worker thread: generate, hand each chunk to `emit`."""
+    ) -> bool:
+        """Runs on the worker thread: generate, hand each chunk to `emit`; True when the
+        answer ran to its end (its time then says how long answers take)."""
         if cancelled.is_set():
-            return
+            return False
         deadline = time.monotonic() + self.timeout_seconds
         stream = ChatLlamaCpp._stream(self, messages, stop=stop, run_manager=None, **kwargs)
+        produced = 0
         try:
             for chunk in stream:
                 if cancelled.is_set():
-                    return
+                    return False
                 if time.monotonic() > deadline:
                     raise LLMTimeout(
                         f"the local model did not finish within {self.timeout_seconds:g} s"
                     )
                 emit(chunk)
+                produced += 1
         finally:
             stream.close()
+        return produced > 1  # a one-token call (the warm-up) says nothing about answers
 
     def _submit(
         self,
@@ -93,24 +103,25 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
         kwargs: dict[str, Any],
         put: Any,
         cancelled: threading.Event,
-    ) -> None:
-        """Queue one generation; its chunks, then a failure if any, then `_DONE` go to `put`."""
+    ) -> Ticket:
+        """Queue one generation: its places while it waits, its chunks, then a failure if
+        any, then `_DONE` go to `put`.
 
-        def job() -> None:
-            WAITING.change(-1)
+        Who asks comes from the metadata of the run calling the model: langchain-core
+        hands `_astream` no config, but the calling runnable's config is in context.
+        """
+
+        def job() -> bool:
             try:
-                self._produce(messages, stop, kwargs, put, cancelled)
+                return self._produce(messages, stop, kwargs, put, cancelled)
             except BaseException as exc:  # noqa: BLE001 - relayed to the caller
                 put(_Failure(exc))
+                return False
             finally:
                 put(_DONE)
 
-        WAITING.change(+1)
-        try:
-            self._worker.submit(job)
-        except RuntimeError:  # the executor is shut down (the process is exiting)
-            WAITING.change(-1)
-            raise
+        asker = ensure_config().get("metadata", {}).get(QUEUE_KEY) or "anonymous"
+        return self._queue.submit(str(asker), job, put)
 
     def _stream(
         self,
@@ -121,15 +132,20 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
     ) -> Iterator[ChatGenerationChunk]:
         relay: queue.Queue[Any] = queue.Queue()
         cancelled = threading.Event()
-        self._submit(messages, stop, kwargs, relay.put, cancelled)
+        ticket = self._submit(messages, stop, kwargs, relay.put, cancelled)
         try:
             while (item := relay.get()) is not _DONE:
+                if isinstance(item, Place):
+                    with contextlib.suppress(RuntimeError):  # no run to report to
+                        dispatch_custom_event(QUEUE_EVENT, item.as_event())
+                    continue
                 chunk = _unwrap(item)
                 if run_manager:
                     run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
         finally:
             cancelled.set()
+            self._queue.withdraw(ticket)
 
     async def _astream(
         self,
@@ -148,15 +164,20 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
             except RuntimeError:  # the loop is gone: nobody is listening
                 cancelled.set()
 
-        self._submit(messages, stop, kwargs, put, cancelled)
+        ticket = self._submit(messages, stop, kwargs, put, cancelled)
         try:
             while (item := await relay.get()) is not _DONE:
+                if isinstance(item, Place):
+                    with contextlib.suppress(RuntimeError):  # no run to report to
+                        await adispatch_custom_event(QUEUE_EVENT, item.as_event())
+                    continue
                 chunk = _unwrap(item)
                 if run_manager:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
         finally:
             cancelled.set()
+            self._queue.withdraw(ticket)  # a question still waiting leaves the queue now
 
     def _generate(
         self,
@@ -200,6 +221,7 @@ def local_model(settings: Settings) -> BaseChatModel:
     # Free llama.cpp while the interpreter is still whole: its __del__ at shutdown
     # otherwise runs after the C bindings are gone and prints a TypeError.
     atexit.register(_close_quietly, model)
+    keep_prefix_states(model.client, settings.llm_prefix_cache_bytes)
     warm_prompt_prefix(model, settings)
     return model
 
@@ -218,6 +240,6 @@ def warm_prompt_prefix(model: SerializedChatLlamaCpp, settings: Settings) -> Non
 
 
 def _close_quietly(model: SerializedChatLlamaCpp) -> None:
-    model._worker.shutdown(wait=False, cancel_futures=True)
+    model._queue.shutdown()
     with contextlib.suppress(Exception):
         model.client.close()

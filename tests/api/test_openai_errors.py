@@ -248,7 +248,7 @@ async def test_a_cancelled_response_stops_the_model(settings: Settings) -> None:
     run = parse_chat_request(body, settings, authenticated_user=None)
 
     async def consume() -> None:
-        async for _ in answer_events(runnable, run):
+        async for _ in answer_events(runnable, run, "127.0.0.1"):
             pass
 
     async with anyio.create_task_group() as group:

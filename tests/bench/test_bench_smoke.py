@@ -75,6 +75,14 @@ def test_real_model_quick(small_model: None) -> None:
     assert all(row.note for row in rows if row.value is None), rows
 
 
+def test_model_queue_quick(small_model: None) -> None:
+    from bench import model_queue
+
+    rows = model_queue.main(quick=True)
+    assert_measured(rows, 10)
+    assert any("every first answer" in row.figure and row.ok for row in rows), rows
+
+
 def test_llm_speed_quick(small_model: None) -> None:
     from bench import llm_speed
 

@@ -46,9 +46,7 @@ async def test_a_consumer_that_leaves_stops_generation_within_a_token(
     stream = model.astream("Write a long story about a lighthouse keeper.")
     received = [await anext(stream) for _ in range(3)]
     await stream.aclose()
-    await asyncio.get_running_loop().run_in_executor(
-        None, model._worker.submit(lambda: None).result
-    )
+    assert await asyncio.to_thread(model._queue.idle, 10)
     assert len(received) == 3
     assert produced[0] <= len(received) + 1, produced[0]
 

@@ -112,6 +112,28 @@ def test_sources_are_handed_over_before_the_first_answer_token() -> None:
     assert stream.closing == {"sources": sources, "message_id": "m1"}
 
 
+def test_places_in_line_are_handed_over_then_cleared_by_the_first_words() -> None:
+    chunks = [
+        {"sources": []},
+        {"queue": {"ahead": 2, "estimate_seconds": 9.0}},
+        {"queue": {"ahead": 1, "estimate_seconds": 4.5}},
+        {"answer": "Par"},
+        {"answer": "is"},
+    ]
+    seen: list[Any] = []
+    stream = AnswerStream(iter(chunks), URL, on_queue=lambda p: seen.append(("place", p)))
+    for text in stream:
+        seen.append(("text", text))
+    assert seen == [
+        ("place", {"ahead": 2, "estimate_seconds": 9.0}),
+        ("place", {"ahead": 1, "estimate_seconds": 4.5}),
+        ("place", None),
+        ("text", "Par"),
+        ("text", "is"),
+    ]
+    assert "queue" not in stream.closing
+
+
 def test_failure_mid_stream_keeps_what_arrived_and_raises_readably() -> None:
     def broken() -> Iterator[Any]:
         yield {"answer": "Par"}

@@ -105,3 +105,50 @@ def test_source_entries_are_numbered_as_the_prompt_numbers_them() -> None:
         "metadata": {"y": 1},
     }
     assert second["number"] == 2 and second["title"] is None and second["metadata"] == {}
+
+
+class WaitsInLine(GenericFakeChatModel):
+    """A fake model that reports two places in the queue before answering, as the local
+    model does (logic only), and records which asker the call queued as."""
+
+    askers: list[str] = []
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        from langchain_core.callbacks import adispatch_custom_event
+        from langchain_core.runnables import ensure_config
+
+        from chains.llm.queue import QUEUE_EVENT, QUEUE_KEY
+
+        self.askers.append(ensure_config()["metadata"][QUEUE_KEY])
+        for ahead in (2, 1):
+            await adispatch_custom_event(QUEUE_EVENT, {"ahead": ahead, "estimate_seconds": 3.0})
+        async for chunk in super()._astream(*args, **kwargs):
+            yield chunk
+
+
+@pytest.fixture
+async def queued(tmp_path: Path) -> AsyncIterator[Resources]:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    llm = WaitsInLine(messages=itertools.cycle([AIMessage("an answer")]), askers=[])
+    resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
+    yield resources
+    await resources.aclose()
+
+
+async def test_places_in_line_come_before_the_answer_as_queue_chunks(queued: Resources) -> None:
+    chunks = await run(queued, "history", {"question": "hi", "username": "ada"})
+    places = [c["queue"] for c in chunks if "queue" in c]
+    assert places == [{"ahead": 2, "estimate_seconds": 3.0}, {"ahead": 1, "estimate_seconds": 3.0}]
+    first_answer = next(i for i, c in enumerate(chunks) if c.get("answer"))
+    assert all("queue" not in c for c in chunks[first_answer:])
+    assert queued.llm.askers == ["user:ada"]  # type: ignore[union-attr]
+
+
+async def test_a_text_stage_streams_places_only_when_asked(queued: Resources) -> None:
+    assert all(isinstance(c, str) for c in await run(queued, "formatted", {"question": "hi"}))
+    chunks = await run(queued, "formatted", {"question": "hi"}, places=True)
+    assert [c for c in chunks if isinstance(c, dict)] == [
+        {"queue": {"ahead": 2, "estimate_seconds": 3.0}},
+        {"queue": {"ahead": 1, "estimate_seconds": 3.0}},
+    ]
+    assert queued.llm.askers[-1] == "anonymous"  # type: ignore[union-attr]

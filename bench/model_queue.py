@@ -1,0 +1,310 @@
+"""Several people on one embedded model: fair order, interleaved prompt shapes, cancel.
+
+The real server with the default model over the ingested samples, side by side in one
+run against one user asking alone:
+- one user asks questions one after another (`/chat`, each in a fresh session): the
+  single-user TTFT and tokens/s;
+- 4 users each send 3 questions at the same moment: TTFT per place in line (p50, p95
+  over the rounds), whether every user's first answer started before any user's second,
+  and the tokens/s of all answers together;
+- `/chat` questions each right after a `/formatted` call, against back to back, with the
+  kept prompt states on (default) and off (`LLM_PREFIX_CACHE_BYTES=0`);
+- cancel: a question waiting in the queue whose stream closes leaves it (the queue depth
+  on /metrics drops), and a running answer whose stream closes frees the model (the
+  question queued behind it starts), each timed `CANCELS` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.launch import REAL_APP, Server, serve
+from bench.real_model import ingest_samples, questions
+from bench.report import Row, not_available, run_cli
+from bench.sse_client import StreamTiming, timed_stream
+from bench.stats import median, ms, percentile
+from bench.synthetic_index import SAMPLES, share_model_cache
+from settings import Settings
+
+NAME = "several askers on one model"
+LONG = "Write a long story about a lighthouse keeper and his cat."
+
+
+@dataclass(frozen=True)
+class Plan:
+    users: int
+    per_user: int
+    rounds: int
+    alone: int
+    cancels: int
+    env: dict[str, str]
+
+
+FULL = Plan(users=4, per_user=3, rounds=2, alone=5, cancels=20, env={})
+# Answers long enough that a question is seen waiting behind one being written.
+QUICK = Plan(users=2, per_user=2, rounds=1, alone=2, cancels=2, env={"MAX_NEW_TOKENS": "64"})
+
+
+async def chat(client: httpx.AsyncClient, url: str, user: str, session: str, q: str) -> Any:
+    payload = {"question": q, "username": user, "session_id": session}
+    return await timed_stream(client, f"{url}/chat/stream", payload)
+
+
+async def alone(url: str, asked: list[str]) -> list[StreamTiming]:
+    async with httpx.AsyncClient(timeout=600) as client:
+        return [await chat(client, url, "solo", f"solo-{i}", q) for i, q in enumerate(asked)]
+
+
+async def together(url: str, plan: Plan, asked: list[str], tag: str) -> list[tuple[str, Any]]:
+    """Every user sends all their questions at once; (user, timing) per answer."""
+    clients = [httpx.AsyncClient(timeout=900) for _ in range(plan.users)]
+    try:
+        jobs = [
+            (
+                f"u{u}",
+                chat(clients[u], url, f"u{u}", f"{tag}-{u}-{i}", asked[u * plan.per_user + i]),
+            )
+            for u in range(plan.users)
+            for i in range(plan.per_user)
+        ]
+        timings = await asyncio.gather(*(job for _, job in jobs))
+        return [(user, t) for (user, _), t in zip(jobs, timings, strict=True)]
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def fair(answers: list[tuple[str, Any]]) -> bool:
+    """Every user's first answer started before any user's second."""
+    starts: dict[str, list[float]] = {}
+    for user, timing in answers:
+        starts.setdefault(user, []).append(timing.ttft or float("inf"))
+    firsts = [min(s) for s in starts.values()]
+    seconds = [sorted(s)[1] for s in starts.values() if len(s) > 1]
+    return not seconds or max(firsts) < min(seconds)
+
+
+async def interleaved(url: str, asked: list[str], formatted_between: bool) -> list[float]:
+    """TTFT of `/chat` questions, each after a `/formatted` call or right after another."""
+    ttfts = []
+    async with httpx.AsyncClient(timeout=600) as client:
+        for i, q in enumerate(asked):
+            if formatted_between:
+                between = {"question": f"Say something about the number {i}."}
+                await timed_stream(client, f"{url}/formatted/stream", between)
+            timing = await chat(client, url, "mix", f"mix-{formatted_between}-{i}", q)
+            ttfts.append(timing.ttft or float("nan"))
+    return ttfts
+
+
+async def until_depth(
+    poll: httpx.AsyncClient, url: str, value: float, since: float, limit: float = 30
+) -> float:
+    """Seconds from `since` until /metrics shows the queue `value` deep (one kept-alive
+    connection, polled every 5 ms: the resolution of the figure)."""
+    while True:
+        text = (await poll.get(f"{url}/metrics")).text
+        line = next(x for x in text.splitlines() if x.startswith("ragchat_llm_queue_depth"))
+        if float(line.split()[-1]) == value:
+            return time.perf_counter() - since
+        if time.perf_counter() - since > limit:
+            return float("inf")
+        await asyncio.sleep(0.005)
+
+
+@dataclass
+class OpenStream:
+    response: httpx.Response
+    chunks: Any  # the response's raw byte iterator, partly read
+
+    async def finish(self) -> None:
+        async for _ in self.chunks:
+            pass
+        await self.response.aclose()
+
+
+async def read_until(client: httpx.AsyncClient, url: str, payload: dict, want: str) -> OpenStream:
+    """Open a `/stream` and read until a chunk with key `want` arrives; leave it open."""
+    request = client.build_request("POST", url, json={"input": payload})
+    response = await client.send(request, stream=True)
+    chunks = response.aiter_raw()
+    buffer = b""
+    async for raw in chunks:
+        buffer += raw
+        if f'"{want}"'.encode() in buffer:
+            return OpenStream(response, chunks)
+    await response.aclose()
+    raise NeverQueued(f"the stream ended without a {want!r} chunk")
+
+
+class NeverQueued(RuntimeError):
+    """The answer ahead ended before this question reached the queue: try again."""
+
+
+async def cancels(url: str, plan: Plan) -> tuple[list[float], list[float]]:
+    """Seconds from closing a queued stream to its leaving the queue, and from closing a
+    running stream to the question behind it starting."""
+    queued: list[float] = []
+    running: list[float] = []
+    chat_url = f"{url}/history/stream"
+    async with httpx.AsyncClient(timeout=600) as client, httpx.AsyncClient(timeout=10) as poll:
+
+        async def ask(user: str, question: str, want: str) -> OpenStream:
+            return await read_until(
+                client, chat_url, {"question": question, "username": user}, want
+            )
+
+        for _ in range(3 * plan.cancels):
+            if len(running) == plan.cancels:
+                break
+            holder = await ask("a", LONG, "answer")
+            try:
+                waiting = await ask("b", "Hi.", "queue")
+                closed = time.perf_counter()
+                await waiting.response.aclose()
+                left = await until_depth(poll, url, 0, closed)
+                behind = await ask("c", "Hi.", "queue")
+            except NeverQueued:  # the answer ahead was too short this time
+                await holder.finish()
+                continue
+            closed = time.perf_counter()
+            await holder.response.aclose()
+            queued.append(left)
+            running.append(await until_depth(poll, url, 0, closed))
+            await behind.finish()
+    return queued, running
+
+
+def rows_for(
+    plan: Plan,
+    solo: list[StreamTiming],
+    crowd: list[list[tuple[str, Any]]],
+    mixes: dict[str, list[float]],
+    queued: list[float],
+    running: list[float],
+) -> list[Row]:
+    single = median([t.ttft for t in solo if t.ttft is not None])
+    single_rate = median(
+        [(t.tokens - 1) / (t.total - t.ttft) for t in solo if t.ttft and t.tokens > 1]
+    )
+    out = [
+        Row(
+            NAME, "one user alone: TTFT p50, /chat", ms(single), "ms", note=f"{len(solo)} questions"
+        ),
+        Row(NAME, "one user alone: tokens/s after the first", single_rate, "tok/s"),
+    ]
+    by_place: dict[int, list[float]] = {}
+    tokens, wall = 0, 0.0
+    for round_ in crowd:
+        ordered = sorted(t.ttft or float("inf") for _, t in round_)
+        for place, ttft in enumerate(ordered, start=1):
+            by_place.setdefault(place, []).append(ttft)
+        tokens += sum(t.tokens for _, t in round_)
+        wall += max(t.total for _, t in round_)
+    all_fair = all(fair(r) for r in crowd)
+    out.append(
+        Row(
+            NAME,
+            f"{plan.users} users × {plan.per_user} at once: every first answer before any second",
+            1.0 if all_fair else 0.0,
+            "",
+            target="1",
+            ok=all_fair,
+            note=f"{len(crowd)} round(s)",
+        )
+    )
+    for place, values in sorted(by_place.items()):
+        limit = 1.15 * place * single
+        out.append(
+            Row(
+                NAME,
+                f"place {place} in line: TTFT p50 / p95",
+                ms(median(values)),
+                "ms",
+                target=f"≤ {ms(limit):,.0f} ms (1.15 × {place} × alone)",
+                ok=median(values) <= limit,
+                note=f"p95 {ms(percentile(values, 95)):,.0f} ms",
+            )
+        )
+    out.append(
+        Row(NAME, "all answers together: tokens/s", tokens / wall if wall else None, "tok/s")
+    )
+    for label, values in mixes.items():
+        out.append(Row(NAME, f"/chat TTFT p50, {label}", ms(median(values)), "ms"))
+    out.append(
+        Row(
+            NAME,
+            "queued question leaves after its stream closes, p95",
+            ms(percentile(queued, 95)),
+            "ms",
+            target="≤ 50 ms",
+            ok=percentile(queued, 95) <= 0.05,
+            note=f"{len(queued)} times, p50 {ms(median(queued)):.0f} ms; the client closes, the "
+            "server notices the disconnect, /metrics is polled every 5 ms",
+        )
+    )
+    out.append(
+        Row(
+            NAME,
+            "running answer frees the model after its stream closes, p95",
+            ms(percentile(running, 95)),
+            "ms",
+            target="≤ 500 ms",
+            ok=percentile(running, 95) <= 0.5,
+            note=f"{len(running)} times, p50 {ms(median(running)):.0f} ms",
+        )
+    )
+    return out
+
+
+def main(quick: bool = False) -> list[Row]:
+    from chains.llm import LLMUnavailable
+    from chains.llm.gguf import model_gguf
+
+    try:
+        model_gguf(Settings(_env_file=None))  # type: ignore[call-arg]
+    except LLMUnavailable as exc:
+        return [not_available(NAME, str(exc))]
+    plan = QUICK if quick else FULL
+    # Every phase asks questions of its own: a question asked before would find its
+    # whole prompt among the kept states and start at once.
+    asked = questions(3 * plan.alone + plan.rounds * plan.users * plan.per_user)
+    with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
+        data_dir = Path(tmp) / "data"
+        share_model_cache(data_dir)
+        ingest_samples(data_dir, SAMPLES / "tutorial" if quick else SAMPLES)
+        mixes: dict[str, list[float]] = {}
+        for cache, label in [("0", "kept prompt states off"), (None, "kept prompt states on")]:
+            env = {**plan.env, **({"LLM_PREFIX_CACHE_BYTES": cache} if cache else {})}
+            with serve(REAL_APP, Path(tmp), env) as server:
+                mixes[f"back to back, {label}"] = asyncio.run(
+                    interleaved(server.url, asked[: plan.alone], False)
+                )
+                mixes[f"after /formatted, {label}"] = asyncio.run(
+                    interleaved(server.url, asked[plan.alone : 2 * plan.alone], True)
+                )
+                if cache is None:
+                    solo, crowd, queued, running = measure_crowd(server, plan, asked)
+    return rows_for(plan, solo, crowd, mixes, queued, running)
+
+
+def measure_crowd(server: Server, plan: Plan, asked: list[str]) -> tuple[Any, Any, Any, Any]:
+    solo = asyncio.run(alone(server.url, asked[2 * plan.alone : 3 * plan.alone]))
+    rest, size = asked[3 * plan.alone :], plan.users * plan.per_user
+    crowd = [
+        asyncio.run(together(server.url, plan, rest[r * size : (r + 1) * size], f"r{r}"))
+        for r in range(plan.rounds)
+    ]
+    queued, running = asyncio.run(cancels(server.url, plan))
+    return solo, crowd, queued, running
+
+
+if __name__ == "__main__":
+    run_cli(main, __doc__)
