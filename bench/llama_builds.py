@@ -16,14 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from bench.report import Row, not_available, run_cli
 from bench.stats import median
-from bench.synthetic_index import share_model_cache
+from bench.synthetic_index import scratch_settings
 from chains.llm.llama_build import LlamaBuild, installed_builds
-from settings import Settings
 
 NAME = "llama.cpp builds"
 PROMPT_TOKENS = 300
@@ -73,10 +71,7 @@ def main(quick: bool = False) -> list[Row]:
         return [
             not_available(NAME, "one build only (no AVX-512 here, or not a `make install` venv)")
         ]
-    with tempfile.TemporaryDirectory(prefix="bench-builds-") as tmp:
-        data_dir = Path(tmp) / "data"
-        share_model_cache(data_dir)
-        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    with scratch_settings("bench-builds-") as settings:
         try:
             gguf = model_gguf(settings)
         except LLMUnavailable as exc:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.report import Row, not_available, run_cli
 from bench.stats import median, ms
-from bench.synthetic_index import REPO, share_model_cache
+from bench.synthetic_index import REPO, scratch_settings
 from chains.models.presets import context_tokens, llm_model, prompt_style
 from settings import Settings
 
@@ -238,10 +237,7 @@ def main(quick: bool = False) -> list[Row]:
     from chains.llm.gguf import model_gguf
     from chains.llm.weights import local_weights
 
-    with tempfile.TemporaryDirectory(prefix="bench-llm-") as tmp:
-        data_dir = Path(tmp) / "data"
-        share_model_cache(data_dir)
-        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    with scratch_settings("bench-llm-") as settings:
         try:
             source = model_gguf(settings)
         except LLMUnavailable as exc:

@@ -82,15 +82,23 @@ def share_model_cache(data_dir: Path) -> None:
 
 
 @contextmanager
-def ingested_samples(prefix: str, paths: Sequence[Path] = (SAMPLES,)) -> Iterator[Settings]:
-    """Settings of a temporary data folder (nothing read from `.env`) holding `paths`
-    (files or folders) ingested, with the shared model cache; removed on exit."""
-    from chains.ingest.pipeline import ingest
+def scratch_settings(prefix: str) -> Iterator[Settings]:
+    """Settings of an empty temporary data folder (nothing read from `.env`) with the
+    shared model cache; removed on exit."""
     from settings import Settings
 
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         data_dir = Path(tmp) / "data"
         share_model_cache(data_dir)
-        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+        yield Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+
+
+@contextmanager
+def ingested_samples(prefix: str, paths: Sequence[Path] = (SAMPLES,)) -> Iterator[Settings]:
+    """Settings of a temporary data folder (nothing read from `.env`) holding `paths`
+    (files or folders) ingested, with the shared model cache; removed on exit."""
+    from chains.ingest.pipeline import ingest
+
+    with scratch_settings(prefix) as settings:
         ingest(settings, list(paths), progress=False)
         yield settings

@@ -11,6 +11,7 @@ and build (`chains.models.measured_choice`). The portable build is the fallback.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -178,11 +179,13 @@ def loaded_build() -> dict[str, object] | None:
     """The build this process loaded and what it was compiled for, for `/health`."""
     if CHOSEN is None or "llama_cpp" not in sys.modules:
         return None
+    return {"build": CHOSEN.build.name, "note": CHOSEN.note, "features": _compiled_features()}
+
+
+@functools.cache
+def _compiled_features() -> list[str]:
+    """The instruction sets llama.cpp reports (`X = 1`): fixed once the library loaded."""
     import llama_cpp
 
     info = llama_cpp.llama_print_system_info().decode(errors="replace")
-    return {
-        "build": CHOSEN.build.name,
-        "note": CHOSEN.note,
-        "features": sorted(set(re.findall(r"(\w+) = 1", info))),
-    }
+    return sorted(set(re.findall(r"(\w+) = 1", info)))
