@@ -161,18 +161,36 @@ def choose_build(settings: Settings, gguf: Path) -> BuildChoice:
 
 
 def activate(choice: BuildChoice) -> None:
-    """Make `import llama_cpp` load the chosen build (before anything imported it)."""
+    """Make `import llama_cpp` load the chosen build.
+
+    A process that already imported llama.cpp (a test process, a tool that converted
+    weights first) cannot load another copy: it keeps the one it has, and the note says so.
+    """
     global CHOSEN
     folder = choice.build.folder
     loaded = sys.modules.get("llama_cpp")
     if loaded is not None:
         origin = Path(loaded.__file__ or "").resolve()
-        if folder is not None and folder.resolve() not in origin.parents:
-            raise RuntimeError(f"llama_cpp was imported from {origin} before a build was chosen")
+        if folder is None or folder.resolve() not in origin.parents:
+            kept = _build_at(origin)
+            if kept != choice.build:
+                note = f"{choice.build.name} chosen, but llama.cpp was already loaded here"
+                choice = BuildChoice(kept, f"{note}: the {kept.name} build runs")
+                log.warning("llama.cpp: %s", choice.note)
     elif folder is not None and str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     CHOSEN = choice
     log.info("llama.cpp: %s", choice.note)
+
+
+def _build_at(origin: Path) -> LlamaBuild:
+    """The installed build a loaded `llama_cpp` module file belongs to."""
+    builds = installed_builds()
+    for build in builds.values():
+        if build.folder is not None and build.folder.resolve() in origin.parents:
+            return build
+    venv_own = [b for b in builds.values() if b.folder is None]
+    return venv_own[0] if venv_own else LlamaBuild("installed", "", None)
 
 
 def loaded_build() -> dict[str, object] | None:

@@ -136,3 +136,20 @@ def test_make_install_left_a_build_for_this_cpu_and_a_portable_one():
     assert "AVX512 = 1" in compiled_features(builds["tuned"])
     portable = compiled_features(builds["portable"])
     assert "AVX2 = 1" in portable and "AVX512 = 1" not in portable
+
+
+def test_a_process_that_already_loaded_llama_cpp_keeps_it_and_says_so(tmp_path, monkeypatch):
+    import llama_cpp  # the venv's own build, as a test process or a weights conversion has
+
+    assert llama_cpp
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(llama_build, "CHOSEN", None)
+    venv_own = LlamaBuild("tuned", "-DGGML_AVX512=ON", None)
+    elsewhere = LlamaBuild("portable", "-DGGML_NATIVE=OFF", tmp_path)
+    monkeypatch.setattr(
+        llama_build, "installed_builds", lambda: {"tuned": venv_own, "portable": elsewhere}
+    )
+    llama_build.activate(llama_build.BuildChoice(elsewhere, "faster here"))
+    assert llama_build.CHOSEN is not None and llama_build.CHOSEN.build is venv_own
+    assert "already loaded" in llama_build.CHOSEN.note
+    assert str(tmp_path) not in sys.path
