@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamWriter
 
 from chains import prompts
+from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
 from chains.models.presets import context_tokens, prompt_style
 from chains.passages import cites_a_source, focus, supporting_passage
@@ -173,6 +174,8 @@ class ChatNodes:
     ) -> dict[str, Any]:
         """Stream the answer; if it breaks off, keep what was said, marked incomplete."""
         llm = self.resources.chat_model()
+        if self.options.retrieval:
+            llm = CleanCitations(model=llm)  # `[n]` only: a copied passage header is cut
         requested = state.get("max_tokens")
         if requested:
             llm = llm.bind(max_tokens=min(requested, self.resources.settings.max_new_tokens))

@@ -1,0 +1,174 @@
+"""Answers that cite `[n]` only: a passage's header copied as a citation is cut as it streams.
+
+Each passage in a RAG prompt ends with where it comes from, `(from <title> › <section>)`,
+and Qwen2.5-Coder-1.5B sometimes copies that into its answer as if it were the citation:
+`… like node's own --env-file [from pnpm › 12.17.0]`, or a bare `[12.20.0]` before the
+`[1]` it was asked for (3 of 41 answers on the release-notes tune half). The app links
+`[n]` to the sources; the copy is noise that reads like a broken link. The prompt already
+shows only `[n]` as a citation, so the copies are cut from the stream, before anyone
+sees them (the browser, history, `/v1`, Agent Protocol clients all read this stream).
+An answer left citing nothing gets its `[n]` from `graph.nodes` afterwards, as before.
+
+Only what cannot be anything but a copied header goes: a bracket opening with `from `,
+one holding the heading separator `›`, a bracket that is only a release number with two
+dots (`[12.20.0]`), and `(from … › …)`. Code such as `a[i]`, `list[int]` or `(from x)`
+stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+
+HELD_CHARS = 160  # an opened bracket longer than this is text, not a copied header
+_COPIED = re.compile(
+    r"[ \t]*(?:\[(?:from\s[^\]\n]*|[^\]\n]*›[^\]\n]*|v?\d+\.\d+\.\d+[^\]\n]{0,30})\]"
+    r"|\(from\s[^)\n]*›[^)\n]*\))",
+    re.IGNORECASE,
+)
+_COPIED_START = re.compile(r"^[ \t]*(?:\[(?:from\s|[^\]\n]*›|v?\d+\.\d+\.\d+)|\(from\s[^)\n]*›)")
+_CLOSERS = {"[": "]", "(": ")"}
+
+
+class CitationFilter:
+    """Feed an answer's text as it streams; get back what may be shown now.
+
+    Text from an opening bracket that is not yet closed is held (with the spaces before
+    it, which go too when the bracket turns out to be a copied header), at most
+    `HELD_CHARS`; everything else passes at once.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        self._pending = _COPIED.sub("", self._pending + text)
+        cut = self._safe_end(self._pending)
+        shown, self._pending = self._pending[:cut], self._pending[cut:]
+        return shown
+
+    def flush(self) -> str:
+        """The rest, at the end of the answer: a header cut off by the token limit goes."""
+        rest, self._pending = _COPIED.sub("", self._pending), ""
+        opener = _open_bracket(rest)
+        if opener is not None and _COPIED_START.match(rest[opener:]):
+            rest = rest[:opener]
+        return rest
+
+    @staticmethod
+    def _safe_end(text: str) -> int:
+        """Where the text that cannot still become a copied header ends."""
+        opener = _open_bracket(text)
+        if opener is not None and len(text) - opener <= HELD_CHARS:
+            return opener
+        return len(text.rstrip(" \t"))  # a space may precede the next chunk's bracket
+
+
+def _open_bracket(text: str) -> int | None:
+    """The start (spaces before it included) of the first bracket not closed in `text`."""
+    for index, char in enumerate(text):
+        closer = _CLOSERS.get(char)
+        if closer is not None and closer not in text[index:]:
+            start = index
+            while start > 0 and text[start - 1] in " \t":
+                start -= 1
+            return start
+    return None
+
+
+class CleanCitations(BaseChatModel):
+    """`model`, its streamed answer passed through `CitationFilter`.
+
+    It drives `model`'s own stream inside this run, so the tokens reach callbacks (and
+    LangGraph's message stream) once, cleaned, and what `model` reports from the run's
+    context (its place in the model queue) still reaches the caller.
+    """
+
+    model: BaseChatModel
+
+    @property
+    def _llm_type(self) -> str:
+        return f"clean-citations-{self.model._llm_type}"
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        cleaner = CitationFilter()
+        for chunk in self.model._stream(messages, stop=stop, **kwargs):
+            cleaned = _with_text(chunk, cleaner.feed(chunk.text))
+            if cleaned is not None:
+                if run_manager:
+                    run_manager.on_llm_new_token(cleaned.text, chunk=cleaned)
+                yield cleaned
+        tail = _tail(cleaner)
+        if tail is not None:
+            if run_manager:
+                run_manager.on_llm_new_token(tail.text, chunk=tail)
+            yield tail
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        cleaner = CitationFilter()
+        async for chunk in self.model._astream(messages, stop=stop, **kwargs):
+            cleaned = _with_text(chunk, cleaner.feed(chunk.text))
+            if cleaned is not None:
+                if run_manager:
+                    await run_manager.on_llm_new_token(cleaned.text, chunk=cleaned)
+                yield cleaned
+        tail = _tail(cleaner)
+        if tail is not None:
+            if run_manager:
+                await run_manager.on_llm_new_token(tail.text, chunk=tail)
+            yield tail
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+
+
+def _with_text(chunk: ChatGenerationChunk, text: str) -> ChatGenerationChunk | None:
+    """`chunk` carrying `text`; None for a chunk left empty that carries nothing else."""
+    message = chunk.message
+    if not text and not chunk.generation_info and not getattr(message, "usage_metadata", None):
+        return None
+    return ChatGenerationChunk(
+        message=message.model_copy(update={"content": text}),
+        generation_info=chunk.generation_info,
+    )
+
+
+def _tail(cleaner: CitationFilter) -> ChatGenerationChunk | None:
+    from langchain_core.messages import AIMessageChunk
+
+    text = cleaner.flush()
+    return ChatGenerationChunk(message=AIMessageChunk(content=text)) if text else None

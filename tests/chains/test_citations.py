@@ -1,0 +1,88 @@
+"""Copied passage headers are cut from answers as they stream; `[n]` and code stay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from chains.llm.citations import HELD_CHARS, CitationFilter, CleanCitations
+
+
+def streamed(text: str, piece: int) -> str:
+    """`text` through a filter, fed `piece` characters at a time, as a model streams it."""
+    cleaner = CitationFilter()
+    shown = [cleaner.feed(text[i : i + piece]) for i in range(0, len(text), piece)]
+    return "".join(shown) + cleaner.flush()
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1000])
+@pytest.mark.parametrize(
+    ("answer", "clean"),
+    [
+        (  # release-notes tune half, s17
+            "Release 12.17.0 changed --env-file [from pnpm › 12.17.0].",
+            "Release 12.17.0 changed --env-file.",
+        ),
+        (  # r08: a bare release before the asked-for citation
+            "Release 12.20.0 made dedupe keep it [12.20.0]. [1]",
+            "Release 12.20.0 made dedupe keep it. [1]",
+        ),
+        (
+            "It is v4.4.0 [from Change Log › v4.4.0 - 2026-05-30] [1].",
+            "It is v4.4.0 [1].",
+        ),
+        ("Use heapq.merge (from heapq › Functions) [2].", "Use heapq.merge [2]."),
+        ("Use math.sqrt(x) [1].", "Use math.sqrt(x) [1]."),
+        ("Index with a[i] or list[int] [1, 3].", "Index with a[i] or list[int] [1, 3]."),
+        ("Counted (from zero) in order [2].", "Counted (from zero) in order [2]."),
+    ],
+)
+def test_copied_headers_go_and_the_rest_stays(answer: str, clean: str, piece: int) -> None:
+    assert streamed(answer, piece) == clean
+
+
+def test_a_header_cut_off_by_the_token_limit_goes() -> None:
+    assert streamed("Release 12.17.0 did it [from pnpm › 12.1", 2) == "Release 12.17.0 did it"
+
+
+def test_an_unclosed_bracket_that_is_not_a_header_is_kept_at_the_end() -> None:
+    assert streamed("The list starts with [1, 2", 2) == "The list starts with [1, 2"
+
+
+def test_text_before_a_bracket_is_shown_without_waiting_for_it() -> None:
+    cleaner = CitationFilter()
+    assert cleaner.feed("Release 4.4.0 did it") == "Release 4.4.0 did it"
+    assert cleaner.feed(" [fro") == ""  # held: it may be a copied header
+    assert cleaner.feed("m x › y] now") == " now"
+    assert cleaner.flush() == ""
+
+
+def test_a_long_open_bracket_is_text_and_is_not_held_forever() -> None:
+    cleaner = CitationFilter()
+    shown = cleaner.feed("see [" + "word " * (HELD_CHARS // 5 + 2))
+    assert shown.startswith("see [word")
+
+
+class Tokens(AsyncCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+
+async def test_the_wrapped_model_streams_cleaned_tokens_to_callbacks_once() -> None:
+    fake = GenericFakeChatModel(
+        messages=iter([AIMessage(content="Release 2.0.3 fixed it [from tool › 2.0.3] [2].")])
+    )
+    handler = Tokens()
+    chunks = [
+        chunk.content
+        async for chunk in CleanCitations(model=fake).astream("q", {"callbacks": [handler]})
+    ]
+    assert "".join(str(c) for c in chunks) == "Release 2.0.3 fixed it [2]."
+    assert "".join(handler.tokens) == "Release 2.0.3 fixed it [2]."
