@@ -41,13 +41,18 @@ def names_code(text: str) -> bool:
     return _CODE.search(text) is not None
 
 
-# A question that asks which release or version did something ("Which pnpm release removed
-# …?", "Since which version …?", "When was … released?"): it looks for one item in a list of
-# similar items (a changelog), which its exact words tell apart and the embedding does not.
+# A question that asks which release or version did something, or when ("Which pnpm
+# release removed …?", "Which coverage.py version …?", "Since which version …?", "When was
+# … released?", "On what date did … come out?"): it looks for one item in a list of
+# similar items (a changelog), which its exact words tell apart and the embedding does
+# not. A product's name may hold dots or a plus (coverage.py, node.js, c++).
 _ASKS_RELEASE = re.compile(
-    r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}(?:release|version)s?\b"
+    r"\b(?:which|what)\s+(?:[\w.+-]+\s+){0,2}(?:release|version)s?\b"
     r"|\bsince which\b"
-    r"|\b(?:released|published)\b",
+    r"|\b(?:released|published)\b"
+    r"|\bwhen did\b"
+    r"|\b(?:which|what)\s+(?:day|date)\b"
+    r"|\bgive the (?:release|version)\b",
     re.IGNORECASE,
 )
 

@@ -67,6 +67,9 @@ def test_the_weight_follows_the_question():
         "Since which version does store pruning stop?",
         "When was the CDN package first published?",
         "Which releases changed the lockfile format?",
+        "Which node.js release dropped the flag?",  # a product name with a dot
+        "When did the tool stop reading passwords from its config?",
+        "On what date did the first beta come out?",
     ],
 )
 def test_questions_that_ask_for_a_release(question):
@@ -80,6 +83,7 @@ def test_questions_that_ask_for_a_release(question):
         "Why does adding a tenth three times not come out equal to three tenths?",
         "How do I release a lock that another thread holds?",
         "Which function turns bytes into text for a web address?",
+        "When I save JSON, letters come out as escape codes. Which option keeps them?",
     ],
 )
 def test_questions_that_do_not_ask_for_a_release(question):
