@@ -256,9 +256,13 @@ def answer_rows(
                 Row(NAME, f"{label}: TTFT p50", ms(median(s.ttft_first)), "ms"),
                 Row(NAME, f"{label}: prompt tokens p50", s.prompt_tokens, "tokens"),
             ]
-            for outcome in chat:  # what each answer said, for reading the figures
+            for outcome in chat:  # what each answer said and cited, for reading the figures
                 said = outcome.error or outcome.answer[:120]
-                print(f"{outcome.question.id}\t{outcome.right}\t{said!r}")
+                gold = [n for n, s in enumerate(outcome.sources, 1) if _gold(s, outcome, releases)]
+                cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", outcome.answer)})
+                print(
+                    f"{outcome.question.id}\t{outcome.right}\tcited {cited} gold {gold}\t{said!r}"
+                )
     return rows
 
 
