@@ -85,6 +85,11 @@ def shipped_limits() -> dict[str, str]:
     }
 
 
+def warm_up(plan: Plan) -> float:
+    """Seconds before the RSS baseline: the model and the kept prompt states settle first."""
+    return min(60.0, plan.minutes * 20)
+
+
 @dataclass
 class Reading:
     """What one `/chat/stream` has sent so far."""
@@ -289,10 +294,10 @@ def rows_for(
         ),
         Row(
             NAME,
-            "server RSS after the first minute → end",
+            "server RSS at the end",
             rss[1] / 1024,
             "MiB",
-            note=f"from {rss[0] / 1024:.0f} MiB",
+            note=f"{rss[0] / 1024:.0f} MiB after warm-up ({warm_up(plan):.0f} s)",
         ),
     ]
 
@@ -320,7 +325,7 @@ def main(
 
             async def run() -> tuple[list[Exchange], Any, float, tuple[int, int]]:
                 task = asyncio.create_task(soak(server.url, plan, asked))
-                await asyncio.sleep(min(60.0, plan.minutes * 20))
+                await asyncio.sleep(warm_up(plan))
                 baseline = rss_kib(server.pid)
                 exchanges, check, elapsed = await task
                 return exchanges, check, elapsed, (baseline, rss_kib(server.pid))
