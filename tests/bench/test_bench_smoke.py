@@ -83,6 +83,16 @@ def test_model_queue_quick(small_model: None) -> None:
     assert any("every first answer" in row.figure and row.ok for row in rows), rows
 
 
+def test_model_soak_quick(small_model: None) -> None:
+    from bench import model_soak
+
+    rows = model_soak.main(quick=True)
+    assert_measured(rows, 9)
+    asked = rows[0]
+    assert asked.value and asked.value >= 2 and "smollm2-135m" in asked.note, asked
+    assert all(row.verdict != "MISS" for row in rows), rows
+
+
 def test_llm_speed_quick(small_model: None) -> None:
     from bench import llm_speed
 

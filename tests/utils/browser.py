@@ -38,6 +38,14 @@ def require_chromium() -> None:
 @contextmanager
 def chromium_page(width: int = 1280, height: int = 1100) -> Iterator[Any]:
     """A fresh tab whose console errors and page errors are collected in `page.errors`."""
+    with chromium_pages(1, width, height) as (page,):
+        yield page
+
+
+@contextmanager
+def chromium_pages(count: int, width: int = 1280, height: int = 1100) -> Iterator[list[Any]]:
+    """`count` tabs of one Chromium, each in a browser context of its own (no shared
+    cookies or storage), so each is a separate app session, as separate people are."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -45,16 +53,21 @@ def chromium_page(width: int = 1280, height: int = 1100) -> Iterator[Any]:
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(TIMEOUT_MS)
             expect.set_options(timeout=TIMEOUT_MS)
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.errors = errors
-            yield page
+            yield [_collecting_page(browser, width, height) for _ in range(count)]
         finally:
             browser.close()
+
+
+def _collecting_page(browser: Any, width: int, height: int) -> Any:
+    """A page in a new context whose console and page errors land in `page.errors`."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    return page
 
 
 def press(target: Any) -> None:
