@@ -26,6 +26,7 @@ import html
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -334,11 +335,12 @@ def measure(engine: Engine, plan: Plan, texts: list[str]) -> list[Row]:
     seconds: dict[tuple[int, str], list[float]] = {}
     outputs: dict[tuple[int, str], list[list[int]]] = {}
     variants = {"one after another": one_after_another, "batched": together}
-    for _, variant in alternating(list(variants), plan.rounds):
+    for r, variant in alternating(list(variants), plan.rounds):
         for n in plan.counts:
             took, out = variants[variant](engine, prompts[:n], plan.new_tokens)
             seconds.setdefault((n, variant), []).append(took)
             outputs[n, variant] = out
+            print(f"[{NAME}] round {r}, {n} {variant}: {took:.1f} s", file=sys.stderr)
     rows = throughput_rows(plan, seconds)
     top = max(plan.counts)
     same = sum(
