@@ -59,6 +59,7 @@ BENCHMARKS = [
     Benchmark("real model end to end", "bench.real_model"),
     Benchmark("llama.cpp builds", "bench.llama_builds"),
     Benchmark("several askers on one model", "bench.model_queue"),
+    Benchmark("batched generation", "bench.batched_decode"),
     Benchmark("soak on the real model", "bench.model_soak"),
     Benchmark("llm speed", "bench.llm_speed"),
     Benchmark("answer quality", "bench.answer_quality"),

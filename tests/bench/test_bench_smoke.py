@@ -112,6 +112,16 @@ def test_llm_speed_quick(small_model: None) -> None:
     assert reused and 0 < reused < figures["RAG turn prompt tokens p50"]
 
 
+def test_batched_decode_quick(small_model: None) -> None:
+    from bench import batched_decode
+
+    rows = batched_decode.main(quick=True)
+    assert next(r for r in rows if r.figure == "setup").note.startswith("SmolLM2")
+    assert_measured([r for r in rows if r.value is not None], 10)
+    same = next(r for r in rows if r.figure.startswith("batched answers identical"))
+    assert same.value is not None and same.value > 0  # each sequence reads its own KV
+
+
 def test_answer_quality_quick() -> None:
     from bench import answer_quality
 
