@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     context_tokens: int | None = Field(
         default=None, ge=16, le=32768, description="passages in the prompt; default: preset's"
     )
+    release_context_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        le=32768,
+        description="passages in the prompt for a question that asks which release or "
+        "version did something, or when; default: the preset's, else CONTEXT_TOKENS",
+    )
     follow_up_query: Literal["previous_question", "llm"] = Field(
         default="previous_question",
         description="what a follow-up retrieves with: the previous question and this one, "
@@ -176,7 +183,12 @@ class Settings(BaseSettings):
         return value.strip()
 
     @field_validator(
-        "models_dir", "api_keys_file", "context_tokens", "max_chunks_per_source", mode="before"
+        "models_dir",
+        "api_keys_file",
+        "context_tokens",
+        "release_context_tokens",
+        "max_chunks_per_source",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

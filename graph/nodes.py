@@ -15,9 +15,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamWriter
 
 from chains import prompts
+from chains.index.fusion import asks_for_release
 from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
-from chains.models.presets import context_tokens, prompt_style
+from chains.models.presets import context_tokens, prompt_style, release_context_tokens
 from chains.passages import cites_a_source, focus, supporting_passage
 from chains.retrieval import format_passages
 from graph.context import RequestContext, SearchParams, queue_key
@@ -118,7 +119,8 @@ class ChatNodes:
         return {"documents": documents}
 
     async def focus(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
-        """The passages of the retrieved chunks that answer the question, within budget.
+        """The passages of the retrieved chunks that answer the question, within budget
+        (a smaller one for a question that asks which release, whose answer is a heading).
 
         Passages whose vectors ingest stored are scored with those; only the others (an
         index from before, Pinecone) are embedded now.
@@ -142,13 +144,15 @@ class ChatNodes:
             )
             return np.stack([stored[t] if t in stored else fresh[t] for t in texts])
 
+        question = state.get("standalone_question") or state["question"]
+        settings = self.resources.settings
+        budget = (
+            release_context_tokens(settings)
+            if asks_for_release(question)
+            else context_tokens(settings)
+        )
         passages = await asyncio.to_thread(
-            focus,
-            state.get("standalone_question") or state["question"],
-            documents,
-            context_tokens(self.resources.settings),
-            embed_question,
-            embed_texts,
+            focus, question, documents, budget, embed_question, embed_texts
         )
         return {"passages": passages}
 

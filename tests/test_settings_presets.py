@@ -18,6 +18,7 @@ from chains.models.presets import (
     llm_model,
     llm_preset,
     prompt_style,
+    release_context_tokens,
 )
 from settings import Settings
 
@@ -61,6 +62,18 @@ def test_explicit_prompt_style_and_context_tokens_win_over_the_preset() -> None:
     chosen = settings(prompt_style="large", context_tokens=300)
     assert prompt_style(chosen) == "large"
     assert context_tokens(chosen) == 300
+
+
+def test_a_question_that_asks_for_a_release_gets_its_own_budget() -> None:
+    shipped = settings()
+    assert release_context_tokens(shipped) == QWEN25_CODER_1_5B.release_context_tokens
+    assert release_context_tokens(shipped) < context_tokens(shipped)
+    # Set, it wins; CONTEXT_TOKENS alone sets both (one budget the operator chose).
+    assert release_context_tokens(settings(release_context_tokens=120)) == 120
+    assert release_context_tokens(settings(context_tokens=300)) == 300
+    # A preset without its own release budget uses its ordinary one.
+    small = settings(llm_model="smollm2-135m")
+    assert release_context_tokens(small) == SMOLLM2_135M.context_tokens
 
 
 def test_the_preset_and_its_packages_name_the_same_file() -> None:

@@ -50,3 +50,18 @@ def test_stored_passage_vectors_are_used_and_only_the_others_embedded() -> None:
     assert embedder.embedded == [second]
     # The stored vector matches the question: its passage wins the 20-token budget.
     assert out["passages"][0].text.startswith(first[:40])
+
+
+def test_a_question_that_asks_for_a_release_gets_the_release_budget() -> None:
+    settings = Settings(context_tokens=400, release_context_tokens=20, _env_file=None)
+    resources = Resources(settings=settings, retriever=StoringRetriever())  # type: ignore[arg-type]
+    resources._passages = CountingEmbedder()  # type: ignore[assignment]
+    nodes = ChatNodes(GraphOptions(retrieval="hybrid"), resources)
+    documents = [Document(TEXT, metadata={"id": "a"})]
+
+    def kept(question: str) -> int:
+        state = {"question": question, "documents": documents}
+        return len(asyncio.run(nodes.focus(state, {}))["passages"])  # type: ignore[arg-type]
+
+    assert kept("How do temporary files work?") == 2  # both passages fit 400 tokens
+    assert kept("Which release changed temporary files?") == 1  # 20 tokens: one
