@@ -41,26 +41,44 @@ class CitationFilter:
     """Feed an answer's text as it streams; get back what may be shown now.
 
     Text from an opening bracket that is not yet closed is held (with the spaces before
-    it, which go too when the bracket turns out to be a copied header), at most
-    `HELD_CHARS`; everything else passes at once.
+    it in the same text, which go too when the bracket turns out to be a copied header),
+    at most `HELD_CHARS`; everything else passes at once.
     """
 
     def __init__(self) -> None:
         self._pending = ""
+        self._shown_space = False  # the text shown so far ends with a space
+        self._after_copy = False  # a copy after a shown space went: so do spaces after it
 
     def feed(self, text: str) -> str:
-        self._pending = _COPIED.sub("", self._pending + text)
+        self._pending = self._cut_copies(self._pending + text)
         cut = self._safe_end(self._pending)
-        shown, self._pending = self._pending[:cut], self._pending[cut:]
-        return shown
+        return self._show(cut)
 
     def flush(self) -> str:
         """The rest, at the end of the answer: a header cut off by the token limit goes."""
-        rest, self._pending = _COPIED.sub("", self._pending), ""
+        rest = self._pending = self._cut_copies(self._pending)
         opener = _open_bracket(rest)
         if opener is not None and _COPIED_START.match(rest[opener:]):
-            rest = rest[:opener]
-        return rest
+            self._pending = rest[:opener]
+        return self._show(len(self._pending))
+
+    def _cut_copies(self, text: str) -> str:
+        """`text` without copied headers. A copy that opens `text` came after a space
+        already shown (a model's " " token before "[from"): the spaces after it go."""
+        if _COPIED.match(text) is not None and self._shown_space:
+            self._after_copy = True
+        text = _COPIED.sub("", text)
+        if self._after_copy:
+            text = text.lstrip(" \t")
+            self._after_copy = not text
+        return text
+
+    def _show(self, cut: int) -> str:
+        shown, self._pending = self._pending[:cut], self._pending[cut:]
+        if shown:
+            self._shown_space = shown[-1] in " \t"
+        return shown
 
     @staticmethod
     def _safe_end(text: str) -> int:
@@ -68,7 +86,9 @@ class CitationFilter:
         opener = _open_bracket(text)
         if opener is not None and len(text) - opener <= HELD_CHARS:
             return opener
-        return len(text.rstrip(" \t"))  # a space may precede the next chunk's bracket
+        # Not a trailing space either: chunks stay tokens (`/v1` counts max_tokens in
+        # chunks), and a model's token brings its own space (" [").
+        return len(text)
 
 
 def _open_bracket(text: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,10 +13,26 @@ from langchain_core.messages import AIMessage
 from chains.llm.citations import HELD_CHARS, CitationFilter, CleanCitations
 
 
+def tokens(text: str, piece: int) -> list[str]:
+    """`text` cut as a model streams it: words with the space before them (" [", "from"),
+    each cut again into `piece` characters at most."""
+    words = re.findall(r"\s*[\[(]|\s*[^\s\[(]+", text)
+    pieces = []
+    for word in words:
+        lead = len(word) - len(word.lstrip()) + piece  # " [" stays one token
+        pieces += [word[:lead]] + [word[i : i + piece] for i in range(lead, len(word), piece)]
+    return pieces
+
+
+def spaced_tokens(text: str) -> list[str]:
+    """Cut as GenericFakeChatModel and some tokenizers do: a space is a token of its own."""
+    return re.split(r"(\s)", text)
+
+
 def streamed(text: str, piece: int) -> str:
-    """`text` through a filter, fed `piece` characters at a time, as a model streams it."""
+    """`text` through a filter, fed token by token."""
     cleaner = CitationFilter()
-    shown = [cleaner.feed(text[i : i + piece]) for i in range(0, len(text), piece)]
+    shown = [cleaner.feed(token) for token in tokens(text, piece)]
     return "".join(shown) + cleaner.flush()
 
 
@@ -45,12 +62,24 @@ def test_copied_headers_go_and_the_rest_stays(answer: str, clean: str, piece: in
     assert streamed(answer, piece) == clean
 
 
+def test_a_copy_after_a_space_token_leaves_one_space() -> None:
+    cleaner = CitationFilter()
+    text = "Release 2.0.3 fixed it [from tool › 2.0.3] [2]."
+    shown = "".join(cleaner.feed(t) for t in spaced_tokens(text)) + cleaner.flush()
+    assert shown == "Release 2.0.3 fixed it [2]."
+
+
 def test_a_header_cut_off_by_the_token_limit_goes() -> None:
     assert streamed("Release 12.17.0 did it [from pnpm › 12.1", 2) == "Release 12.17.0 did it"
 
 
 def test_an_unclosed_bracket_that_is_not_a_header_is_kept_at_the_end() -> None:
     assert streamed("The list starts with [1, 2", 2) == "The list starts with [1, 2"
+
+
+def test_chunks_stay_whole_so_counting_them_counts_tokens() -> None:
+    cleaner = CitationFilter()
+    assert [cleaner.feed(t) for t in ["Paris", " ", "is"]] == ["Paris", " ", "is"]
 
 
 def test_text_before_a_bracket_is_shown_without_waiting_for_it() -> None:
