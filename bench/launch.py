@@ -56,13 +56,17 @@ def serve(
     workdir: Path,
     env: dict[str, str] | None = None,
     timeout: float = FIRST_START_SECONDS,
+    workers: int = 1,
 ) -> Iterator[Server]:
-    """uvicorn serving `app` (a factory) on a free loopback port, always stopped afterwards."""
+    """uvicorn serving `app` (a factory) on a free loopback port, always stopped afterwards;
+    `workers` > 1 runs that many processes on the port, each with its own app."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {"DATA_DIR": str(workdir / "data"), **UNTHROTTLED, **(env or {})}
     argv = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     log = workdir / f"server-{port}.log"
     try:
         child = Child(app, argv, f"{url}/health", environment)

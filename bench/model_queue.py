@@ -197,6 +197,46 @@ async def cancels(url: str, plan: Plan) -> tuple[list[float], list[float]]:
     return queued, running
 
 
+async def until_ready(url: str, workers: int, limit: float = 600) -> None:
+    """Until `/ready` says ready on new connections often enough that every worker has
+    answered (the port hands each connection to one of them), so none is still loading
+    its model when the questions come."""
+    started, in_a_row = time.perf_counter(), 0
+    while in_a_row < 4 * workers:
+        async with httpx.AsyncClient(timeout=30) as client:  # a new connection each time
+            ready = (await client.get(f"{url}/ready")).status_code == 200
+        in_a_row = in_a_row + 1 if ready else 0
+        if time.perf_counter() - started > limit:
+            raise TimeoutError(f"{workers} workers not ready within {limit:.0f} s")
+        await asyncio.sleep(0.5 if ready else 2)
+
+
+def workers_rows(one: list[tuple[str, Any]], two: list[tuple[str, Any]]) -> list[Row]:
+    """One worker against two on the same questions at once: which serves more."""
+    rows = []
+    for label, answers in [("1 worker", one), ("2 workers", two)]:
+        ttfts = [t.ttft for _, t in answers if t.ttft is not None]
+        wall = max(t.total for _, t in answers)
+        tokens = sum(t.tokens for _, t in answers)
+        rows += [
+            Row(
+                NAME,
+                f"{label}: all answers together tokens/s",
+                tokens / wall,
+                "tok/s",
+                note=f"{len(answers)} questions at once, last done at {wall:.1f} s",
+            ),
+            Row(
+                NAME,
+                f"{label}: TTFT p50 / p95 over all",
+                ms(median(ttfts)),
+                "ms",
+                note=f"p95 {ms(percentile(ttfts, 95)):,.0f} ms; fair order: {fair(answers)}",
+            ),
+        ]
+    return rows
+
+
 def queue_bound_row(by_place: dict[int, list[float]], ttft: float, answer: float) -> Row:
     """The worst place's TTFT p50 against what a queue can do at best: place k starts after
     k − 1 whole answers, then reads its own prompt ((k − 1) × answer alone + TTFT alone).
@@ -360,7 +400,14 @@ def main(quick: bool = False) -> list[Row]:
                         two_sessions(server.url, apart, False)
                     )
                     solo, crowd, queued, running = measure_crowd(server, plan, asked)
-    return rows_for(plan, solo, crowd, mixes, queued, running)
+            # `ragchat serve --workers 2`: a model and a queue per process, on the same cores.
+            with serve(REAL_APP, Path(tmp), plan.env, workers=2) as server:
+                asyncio.run(until_ready(server.url, 2))
+                # The first crowd round's questions again: this is a fresh process.
+                size = plan.users * plan.per_user
+                first_round = asked[3 * plan.alone : 3 * plan.alone + size]
+                two = asyncio.run(together(server.url, plan, first_round, "w"))
+    return rows_for(plan, solo, crowd, mixes, queued, running) + workers_rows(crowd[0], two)
 
 
 def measure_crowd(server: Server, plan: Plan, asked: list[str]) -> tuple[Any, Any, Any, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.model_queue import queue_bound_row, ratio_rows
+from bench.model_queue import queue_bound_row, ratio_rows, workers_rows
 
 
 def test_place_k_is_held_to_k_minus_one_answers_plus_its_first_token() -> None:
@@ -34,3 +34,17 @@ def test_interleaving_ratios_compare_the_kept_states_runs() -> None:
     assert formatted.value == pytest.approx(1.1) and formatted.ok
     sessions = rows["TTFT p50, two /chat sessions taking turns ÷ one after the other"]
     assert sessions.value == pytest.approx(2.0) and sessions.ok is False
+
+
+def test_workers_rows_compare_throughput_and_first_tokens() -> None:
+    from types import SimpleNamespace
+
+    def answers(ttfts: list[float], total: float) -> list[tuple[str, SimpleNamespace]]:
+        return [
+            (f"u{i}", SimpleNamespace(ttft=t, total=total, tokens=50)) for i, t in enumerate(ttfts)
+        ]
+
+    rows = {r.figure: r for r in workers_rows(answers([1, 3], 10.0), answers([2, 2], 20.0))}
+    assert rows["1 worker: all answers together tokens/s"].value == pytest.approx(10.0)
+    assert rows["2 workers: all answers together tokens/s"].value == pytest.approx(5.0)
+    assert rows["1 worker: TTFT p50 / p95 over all"].value == pytest.approx(2000.0)
