@@ -33,6 +33,7 @@ from bench.real_model import ingest_samples, questions
 from bench.report import Row, not_available, render_table
 from bench.soak import rss_kib
 from bench.soak_history import Exchange, LeftAt, check_history
+from bench.sse_client import sse_event
 from bench.stats import median, percentile
 from bench.synthetic_index import SAMPLES, share_model_cache
 from settings import Settings
@@ -158,12 +159,7 @@ async def ask(
 
 def take_event(reading: Reading, event: bytes, arrived: float) -> None:
     """One SSE event of a LangServe stream: data chunks, or an `error` event."""
-    name, data = "message", b""
-    for line in event.split(b"\n"):
-        if line.startswith(b"event:"):
-            name = line[6:].strip().decode()
-        elif line.startswith(b"data:"):
-            data = line[5:].strip()
+    name, data = sse_event(event)
     if name == "error":
         reading.error = f"SSE error: {data[:200].decode(errors='replace')}"
     if name != "data" or not data:

@@ -77,13 +77,19 @@ async def timed_stream(
     return timing
 
 
-def _take_event(timing: StreamTiming, event: bytes, arrived: float) -> None:
+def sse_event(event: bytes) -> tuple[str, bytes]:
+    """An SSE event's name ("message" unless it says) and its data line."""
     name, data = "message", b""
     for line in event.split(b"\n"):
         if line.startswith(b"event:"):
             name = line[6:].strip().decode()
         elif line.startswith(b"data:"):
             data = line[5:].strip()
+    return name, data
+
+
+def _take_event(timing: StreamTiming, event: bytes, arrived: float) -> None:
+    name, data = sse_event(event)
     if name == "error":
         timing.error = f"SSE error: {data[:200].decode(errors='replace')}"
     elif name == "data" and data:
