@@ -23,9 +23,10 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk
+
+from chains.llm.from_stream import GeneratesFromStream
 
 HELD_CHARS = 160  # an opened bracket longer than this is text, not a copied header
 _COPIED = re.compile(
@@ -103,7 +104,7 @@ def _open_bracket(text: str) -> int | None:
     return None
 
 
-class CleanCitations(BaseChatModel):
+class CleanCitations(GeneratesFromStream, BaseChatModel):
     """`model`, its streamed answer passed through `CitationFilter`.
 
     It drives `model`'s own stream inside this run, so the tokens reach callbacks (and
@@ -156,24 +157,6 @@ class CleanCitations(BaseChatModel):
             if run_manager:
                 await run_manager.on_llm_new_token(tail.text, chunk=tail)
             yield tail
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
 
 
 def _with_text(chunk: ChatGenerationChunk, text: str) -> ChatGenerationChunk | None:

@@ -22,15 +22,15 @@ from langchain_core.callbacks import (
     dispatch_custom_event,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import agenerate_from_stream
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import ensure_config
 from pydantic import PrivateAttr
 
 from chains import prompts
 from chains.llm.errors import LLMTimeout, LLMUnavailable
 from chains.llm.fair_order import Ticket
+from chains.llm.from_stream import GeneratesFromStream
 from chains.llm.gguf import model_gguf
 from chains.llm.llama_build import activate, choose_build
 from chains.llm.prefix_cache import keep_prefix_states
@@ -53,7 +53,7 @@ def _unwrap(item: ChatGenerationChunk | _Failure) -> ChatGenerationChunk:
     return item
 
 
-class SerializedChatLlamaCpp(ChatLlamaCpp):
+class SerializedChatLlamaCpp(GeneratesFromStream, ChatLlamaCpp):
     """ChatLlamaCpp whose calls run one at a time, in fair order, on one worker thread.
 
     A llama.cpp context is not re-entrant, so every generation waits in one queue
@@ -178,26 +178,6 @@ class SerializedChatLlamaCpp(ChatLlamaCpp):
         finally:
             cancelled.set()
             self._queue.withdraw(ticket)  # a question still waiting leaves the queue now
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        from langchain_core.language_models.chat_models import generate_from_stream
-
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
 
 
 def local_model(settings: Settings) -> BaseChatModel:
