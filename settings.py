@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     llm_prefix_cache_bytes: int = Field(
         default=256 * 1024 * 1024, ge=0, description="RAM for kept prompt states; 0 = none"
     )
+    llm_parallel: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="local: answers generated together in one llama.cpp batch; 1 = one at a "
+        "time (each question waits for the answer before it)",
+    )
+    llm_prefill_chunk: int = Field(
+        default=128,
+        ge=16,
+        le=512,
+        description="local, LLM_PARALLEL > 1: prompt tokens read per step beside the running "
+        "answers (smaller: smoother streams and faster cancel, larger: faster first tokens)",
+    )
     llm_weights: LLMWeights = Field(
         default="auto",
         description="local: the GGUF as shipped, or converted once to q8_0/f16; auto measures "

@@ -7,3 +7,7 @@ class LLMUnavailable(RuntimeError):
 
 class LLMTimeout(TimeoutError):
     """Generation ran past `LLM_TIMEOUT_SECONDS`."""
+
+
+class LLMContextFull(LLMUnavailable):
+    """A prompt and its answer do not fit beside the answers already running."""
