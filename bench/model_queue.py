@@ -17,6 +17,7 @@ run against one user asking alone:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass
@@ -163,9 +164,10 @@ class NeverQueued(RuntimeError):
     """The answer ahead ended before this question reached the queue: try again."""
 
 
-async def cancels(url: str, plan: Plan) -> tuple[list[float], list[float]]:
+async def cancels(url: str, plan: Plan, holders: int = 1) -> tuple[list[float], list[float]]:
     """Seconds from closing a queued stream to its leaving the queue, and from closing a
-    running stream to the question behind it starting."""
+    running stream to the question behind it starting. `holders` long answers run first
+    (as many as the model generates at once), so that the next question waits."""
     queued: list[float] = []
     running: list[float] = []
     chat_url = f"{url}/history/stream"
@@ -179,20 +181,23 @@ async def cancels(url: str, plan: Plan) -> tuple[list[float], list[float]]:
         for _ in range(3 * plan.cancels):
             if len(running) == plan.cancels:
                 break
-            holder = await ask("a", LONG, "answer")
+            held = [await ask(f"a{h}", LONG, "answer") for h in range(holders)]
             try:
                 waiting = await ask("b", "Hi.", "queue")
                 closed = time.perf_counter()
                 await waiting.response.aclose()
                 left = await until_depth(poll, url, 0, closed)
                 behind = await ask("c", "Hi.", "queue")
-            except NeverQueued:  # the answer ahead was too short this time
-                await holder.finish()
+            except NeverQueued:  # an answer ahead was too short this time
+                for holder in held:
+                    await holder.response.aclose()
                 continue
             closed = time.perf_counter()
-            await holder.response.aclose()
+            await held[0].response.aclose()
             queued.append(left)
             running.append(await until_depth(poll, url, 0, closed))
+            for holder in held[1:]:
+                await holder.response.aclose()
             await behind.finish()
     return queued, running
 
@@ -286,7 +291,9 @@ def rows_for(
     mixes: dict[str, list[float]],
     queued: list[float],
     running: list[float],
+    variant: str = "",
 ) -> list[Row]:
+    """The rows of one server variant, each figure's name starting with `variant`."""
     single = median([t.ttft for t in solo if t.ttft is not None])
     single_rate = median(
         [(t.tokens - 1) / (t.total - t.ttft) for t in solo if t.ttft and t.tokens > 1]
@@ -360,7 +367,11 @@ def rows_for(
             note=f"{len(running)} times, p50 {ms(median(running)):.0f} ms",
         )
     )
-    return out
+    return [dataclasses.replace(row, figure=variant + row.figure) for row in out]
+
+
+PARALLEL = 4
+"""`LLM_PARALLEL` of the batched variant, measured beside one answer at a time."""
 
 
 def main(quick: bool = False) -> list[Row]:
@@ -373,51 +384,66 @@ def main(quick: bool = False) -> list[Row]:
         return [not_available(NAME, str(exc))]
     plan = QUICK if quick else FULL
     # Every phase asks questions of its own: a question asked before would find its
-    # whole prompt among the kept states and start at once.
+    # whole prompt among the kept states and start at once. A fresh server has none.
     asked = questions(5 * plan.alone + plan.rounds * plan.users * plan.per_user)
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
         data_dir = Path(tmp) / "data"
         share_model_cache(data_dir)
         ingest_samples(data_dir, SAMPLES / "tutorial" if quick else SAMPLES)
-        mixes: dict[str, list[float]] = {}
-        for cache, label in [("0", "kept prompt states off"), (None, "kept prompt states on")]:
-            env = {**plan.env, **({"LLM_PREFIX_CACHE_BYTES": cache} if cache else {})}
+        for parallel in (1, PARALLEL):
+            env = {**plan.env, "LLM_PARALLEL": str(parallel)}
+            mixes: dict[str, list[float]] = {}
+            if parallel == 1:  # the kept states' own contribution, on the one-at-a-time path
+                with serve(REAL_APP, Path(tmp), {**env, "LLM_PREFIX_CACHE_BYTES": "0"}) as server:
+                    mixes.update(interleavings(server.url, plan, asked, "off", both=False))
             with serve(REAL_APP, Path(tmp), env) as server:
-                mixes[f"back to back, {label}"] = asyncio.run(
-                    interleaved(server.url, asked[: plan.alone], False)
-                )
-                mixes[f"after /formatted, {label}"] = asyncio.run(
-                    interleaved(server.url, asked[plan.alone : 2 * plan.alone], True)
-                )
-                if cache is None:
-                    # Questions of their own: a question asked before would find its
-                    # whole prompt kept and start at once.
-                    turns, apart = asked[-2 * plan.alone : -plan.alone], asked[-plan.alone :]
-                    mixes["two sessions taking turns, kept prompt states on"] = asyncio.run(
-                        two_sessions(server.url, turns, True)
-                    )
-                    mixes["two sessions one after the other, kept prompt states on"] = asyncio.run(
-                        two_sessions(server.url, apart, False)
-                    )
-                    solo, crowd, queued, running = measure_crowd(server, plan, asked)
-            # `ragchat serve --workers 2`: a model and a queue per process, on the same cores.
-            with serve(REAL_APP, Path(tmp), plan.env, workers=2) as server:
-                asyncio.run(until_ready(server.url, 2))
-                # The first crowd round's questions again: this is a fresh process.
-                size = plan.users * plan.per_user
-                first_round = asked[3 * plan.alone : 3 * plan.alone + size]
-                two = asyncio.run(together(server.url, plan, first_round, "w"))
-    return rows_for(plan, solo, crowd, mixes, queued, running) + workers_rows(crowd[0], two)
+                mixes.update(interleavings(server.url, plan, asked, "on", both=True))
+                solo, crowd, queued, running = measure_crowd(server, plan, asked, parallel)
+            label = f"LLM_PARALLEL={parallel}: "
+            rows += rows_for(plan, solo, crowd, mixes, queued, running, label)
+            if parallel == 1:
+                first_crowd = crowd[0]
+        # `ragchat serve --workers 2`: a model and a queue per process, on the same cores.
+        with serve(REAL_APP, Path(tmp), {**plan.env, "LLM_PARALLEL": "1"}, workers=2) as server:
+            asyncio.run(until_ready(server.url, 2))
+            # The first crowd round's questions again: this is a fresh process.
+            size = plan.users * plan.per_user
+            first_round = asked[3 * plan.alone : 3 * plan.alone + size]
+            two = asyncio.run(together(server.url, plan, first_round, "w"))
+    return rows + workers_rows(first_crowd, two)
 
 
-def measure_crowd(server: Server, plan: Plan, asked: list[str]) -> tuple[Any, Any, Any, Any]:
+def interleavings(
+    url: str, plan: Plan, asked: list[str], kept: str, both: bool
+) -> dict[str, list[float]]:
+    """`/chat` TTFTs back to back and after `/formatted`; with `both`, two sessions too."""
+    label = f"kept prompt states {kept}"
+    mixes = {
+        f"back to back, {label}": asyncio.run(interleaved(url, asked[: plan.alone], False)),
+        f"after /formatted, {label}": asyncio.run(
+            interleaved(url, asked[plan.alone : 2 * plan.alone], True)
+        ),
+    }
+    if both:
+        turns, apart = asked[-2 * plan.alone : -plan.alone], asked[-plan.alone :]
+        mixes[f"two sessions taking turns, {label}"] = asyncio.run(two_sessions(url, turns, True))
+        mixes[f"two sessions one after the other, {label}"] = asyncio.run(
+            two_sessions(url, apart, False)
+        )
+    return mixes
+
+
+def measure_crowd(
+    server: Server, plan: Plan, asked: list[str], holders: int = 1
+) -> tuple[Any, Any, Any, Any]:
     solo = asyncio.run(alone(server.url, asked[2 * plan.alone : 3 * plan.alone]))
     rest, size = asked[3 * plan.alone :], plan.users * plan.per_user
     crowd = [
         asyncio.run(together(server.url, plan, rest[r * size : (r + 1) * size], f"r{r}"))
         for r in range(plan.rounds)
     ]
-    queued, running = asyncio.run(cancels(server.url, plan))
+    queued, running = asyncio.run(cancels(server.url, plan, holders))
     return solo, crowd, queued, running
 
 
