@@ -58,7 +58,7 @@ class BatchScheduler:
         self.parallel = parallel
         self._prefill_chunk = max(1, prefill_chunk)
         self._kept_cells = kept_bytes // max(1, engine.bytes_per_token)
-        self._pool = SequencePool(sequences)
+        self._pool = SequencePool(sequences, shares_cells=engine.unified)
         self._order = FairOrder()
         self._waiting: dict[Ticket, Generation] = {}
         self._running: list[Answer] = []

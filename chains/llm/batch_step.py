@@ -32,6 +32,8 @@ class BatchEngine(Protocol):
 
     batch_tokens: int
     bytes_per_token: int
+    unified: bool
+    """One KV cache for all sequences (a copied prefix is stored once)."""
 
     def place(self, placement: Placement) -> None:
         """Make the placement's sequence hold the first `reused` tokens of its source."""
@@ -94,15 +96,17 @@ def next_batch(
     answers: Sequence[Answer], prefill_chunk: int, batch_tokens: int
 ) -> tuple[list[Entry], dict[int, Answer]]:
     """One step: the next token of every answer generating, then up to `prefill_chunk`
-    prompt tokens of those still reading, oldest first; and which answer reads the
-    logits of which entry."""
+    prompt tokens of those still reading, oldest first (a whole batch of them when no
+    answer is being written); and which answer reads the logits of which entry."""
     entries: list[Entry] = []
     readers: dict[int, Answer] = {}
     for running in answers:
         if running.last is not None:
             readers[len(entries)] = running
             entries.append(Entry(running.last, running.pos, running.seq, True))
-    budget = min(prefill_chunk, batch_tokens - len(entries))
+    # Nothing being written waits on this step: read as much of the prompts as fits.
+    chunk = prefill_chunk if entries else batch_tokens
+    budget = min(chunk, batch_tokens - len(entries))
     for running in answers:
         if budget <= 0:
             break

@@ -27,8 +27,9 @@ from chains.llm.llama_serialized import DONE, Failure, SerializedChatLlamaCpp
 from chains.llm.queue import QUEUE_KEY
 from settings import Settings
 
-KEPT_SEQUENCES = 4
-"""Sequence ids beyond the running answers, for kept states (prompt shapes, sessions)."""
+KEPT_SEQUENCES = 2
+"""Sequences beyond the running answers, for kept states (prompt shapes, sessions): each
+has cells of its own (`LLM_CONTEXT_TOKENS` of them), so a few."""
 
 
 def chat_formatter(llama: Any) -> Any:
@@ -131,14 +132,14 @@ class BatchedChatLlamaCpp(SerializedChatLlamaCpp):
 def attach_scheduler(model: BatchedChatLlamaCpp, settings: Settings) -> BatchScheduler:
     """Give `model` a batched context on its weights and the scheduler that drives it.
 
-    Each running answer may use `LLM_CONTEXT_TOKENS` cells; kept states (prompt shapes,
-    sessions' last turns) live in the same cache within `LLM_PREFIX_CACHE_BYTES`.
+    Every sequence (a running answer, a kept state) has `LLM_CONTEXT_TOKENS` cells; kept
+    states hold at most `LLM_PREFIX_CACHE_BYTES` of them (0: none kept).
     """
     parallel = settings.llm_parallel
     engine = LlamaBatchEngine(
         model.client,
         sequences=parallel + KEPT_SEQUENCES,
-        cells=parallel * settings.llm_context_tokens,
+        cells=(parallel + KEPT_SEQUENCES) * settings.llm_context_tokens,
         threads=settings.llm_threads or os.cpu_count() or 1,
     )
     scheduler = BatchScheduler(

@@ -3,8 +3,7 @@
 The batched context has a fixed number of sequence ids sharing one KV cache. An answer
 runs in one of them; when it ends its sequence is not cleared but kept, so a later
 prompt sharing a prefix with it (the same prompt shape's system turn, the same session's
-next turn) copies those cells (`llama_memory_seq_cp`: in a unified cache a copy adds a
-sequence id to the cells, it moves no data) and evaluates only what follows. Kept
+next turn) copies those cells (`llama_memory_seq_cp`) and evaluates only what follows. Kept
 sequences are dropped least recently used first, when their cells pass the byte budget
 or when the cache is full. Pure bookkeeping: the scheduler performs the moves it returns.
 """
@@ -64,10 +63,13 @@ class _Held:
 class SequencePool:
     """The sequence ids of one context: busy ones run answers, idle ones keep states."""
 
-    def __init__(self, sequences: int) -> None:
+    def __init__(self, sequences: int, shares_cells: bool = False) -> None:
+        """`shares_cells`: one unified KV cache, where a copied prefix is not stored twice;
+        else each sequence has its own cells."""
         if sequences < 1:
             raise ValueError("a context needs at least one sequence")
         self._held = [_Held() for _ in range(sequences)]
+        self._shares_cells = shares_cells
         self._clock = itertools.count(1)
 
     @property
@@ -122,6 +124,8 @@ class SequencePool:
 
     def kept_cells(self) -> int:
         """Cells only idle sequences hold: what dropping all of them would free."""
+        if not self._shares_cells:
+            return sum(len(h.tokens) for h in self._held if not h.busy)
         everything = distinct_cells(h.tokens for h in self._held if h.tokens)
         running = distinct_cells(h.tokens for h in self._held if h.busy and h.tokens)
         return everything - running

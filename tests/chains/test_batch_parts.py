@@ -119,3 +119,9 @@ def test_a_prompt_that_ends_in_the_step_reads_its_logits() -> None:
     entries, readers = next_batch([reading], prefill_chunk=128, batch_tokens=512)
     assert [e.logits for e in entries] == [False, True]
     assert readers == {1: reading}
+
+
+def test_with_nothing_being_written_a_step_reads_a_whole_batch_of_prompt() -> None:
+    reading = _answer(0, list(range(1, 301)))
+    entries, _ = next_batch([reading], prefill_chunk=128, batch_tokens=512)
+    assert len(entries) == 300

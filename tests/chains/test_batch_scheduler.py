@@ -25,6 +25,7 @@ class FakeEngine:
 
     batch_tokens = 512
     bytes_per_token = 10
+    unified = False
 
     def __init__(self, step_seconds: float = 0.0, full_after: int | None = None) -> None:
         self.batches: list[list[Entry]] = []

@@ -19,8 +19,10 @@ RAG = prompts.RAG_PROMPTS["small"]
 
 
 def small(**update: Any) -> Settings:
+    """The one-at-a-time path, whose kept states these are (the batched path keeps its
+    own in the KV cache: tests/chains/test_batched_model.py)."""
     return Settings(  # type: ignore[call-arg]
-        llm_model="smollm2-135m", max_new_tokens=12, _env_file=None, **update
+        llm_model="smollm2-135m", max_new_tokens=12, llm_parallel=1, _env_file=None, **update
     )
 
 
