@@ -344,6 +344,8 @@ def rows_for(
     for label, values in mixes.items():
         out.append(Row(NAME, f"/chat TTFT p50, {label}", ms(median(values)), "ms"))
     out += ratio_rows(mixes)
+    if not queued:  # this variant measured no cancels
+        return [dataclasses.replace(row, figure=variant + row.figure) for row in out]
     out.append(
         Row(
             NAME,
@@ -371,7 +373,8 @@ def rows_for(
 
 
 PARALLEL = 4
-"""`LLM_PARALLEL` of the batched variant, measured beside one answer at a time."""
+"""`LLM_PARALLEL` of the batched variant, measured beside one answer at a time; a
+variant with a sequence for every question of the crowd runs only the crowd."""
 
 
 def main(quick: bool = False) -> list[Row]:
@@ -391,15 +394,19 @@ def main(quick: bool = False) -> list[Row]:
         data_dir = Path(tmp) / "data"
         share_model_cache(data_dir)
         ingest_samples(data_dir, SAMPLES / "tutorial" if quick else SAMPLES)
-        for parallel in (1, PARALLEL):
+        everyone = plan.users * plan.per_user
+        for parallel in (1, PARALLEL, everyone):
             env = {**plan.env, "LLM_PARALLEL": str(parallel)}
             mixes: dict[str, list[float]] = {}
             if parallel == 1:  # the kept states' own contribution, on the one-at-a-time path
                 with serve(REAL_APP, Path(tmp), {**env, "LLM_PREFIX_CACHE_BYTES": "0"}) as server:
                     mixes.update(interleavings(server.url, plan, asked, "off", both=False))
             with serve(REAL_APP, Path(tmp), env) as server:
-                mixes.update(interleavings(server.url, plan, asked, "on", both=True))
-                solo, crowd, queued, running = measure_crowd(server, plan, asked, parallel)
+                if parallel == everyone:
+                    solo, crowd, queued, running = measure_crowd(server, plan, asked, 0)
+                else:
+                    mixes.update(interleavings(server.url, plan, asked, "on", both=True))
+                    solo, crowd, queued, running = measure_crowd(server, plan, asked, parallel)
             label = f"LLM_PARALLEL={parallel}: "
             rows += rows_for(plan, solo, crowd, mixes, queued, running, label)
             if parallel == 1:
@@ -443,7 +450,7 @@ def measure_crowd(
         asyncio.run(together(server.url, plan, rest[r * size : (r + 1) * size], f"r{r}"))
         for r in range(plan.rounds)
     ]
-    queued, running = asyncio.run(cancels(server.url, plan, holders))
+    queued, running = asyncio.run(cancels(server.url, plan, holders)) if holders else ([], [])
     return solo, crowd, queued, running
 
 

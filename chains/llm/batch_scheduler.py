@@ -25,11 +25,18 @@ import logging
 import statistics
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
 from chains.llm.answer_text import AnswerText
-from chains.llm.batch_step import Answer, BatchEngine, Entry, Generation, next_batch
+from chains.llm.batch_step import (
+    Answer,
+    BatchEngine,
+    Entry,
+    Generation,
+    fair_order,
+    next_batch,
+)
 from chains.llm.errors import LLMContextFull, LLMTimeout
 from chains.llm.fair_order import FairOrder, Ticket
 from chains.llm.queue import WAIT_LISTENERS, WAITING, Place
@@ -62,6 +69,8 @@ class BatchScheduler:
         self._order = FairOrder()
         self._waiting: dict[Ticket, Generation] = {}
         self._running: list[Answer] = []
+        self._first_tokens: Counter[str] = Counter()
+        """Answers started per asker while they have questions in: the reading order."""
         self._durations: deque[float] = deque(maxlen=recent)
         self._lookups = lookup_listeners
         self._sizes = size_listeners
@@ -189,6 +198,8 @@ class BatchScheduler:
                 pending=list(generation.prompt[placement.reused :]),
                 pos=placement.reused,
                 text=AnswerText(generation.stops),
+                key=ticket.key,
+                arrival=ticket.order,
             )
             self._running.append(running)
             admitted.append((running, placement))
@@ -214,7 +225,11 @@ class BatchScheduler:
                 self._end(running, error, timed=False)
 
     def _step(self) -> None:
-        entries, readers = next_batch(self._running, self._prefill_chunk, self._engine.batch_tokens)
+        entries, readers = next_batch(
+            fair_order(self._running, self._first_tokens),
+            self._prefill_chunk,
+            self._engine.batch_tokens,
+        )
         if not entries:
             return
         try:
@@ -254,6 +269,8 @@ class BatchScheduler:
         """A new token of `running`: show its text, or end the answer."""
         generation = running.generation
         running.produced += 1
+        if running.produced == 1:
+            self._first_tokens[running.key] += 1
         if self._engine.is_end(token):
             self._end(running, None, timed=True)
             return
@@ -283,6 +300,10 @@ class BatchScheduler:
         with self._changed:
             self._running.remove(running)
             self._pool.release(running.seq)
+            if not any(a.key == running.key for a in self._running) and not any(
+                t.key == running.key for t in self._order.waiting()
+            ):
+                self._first_tokens.pop(running.key, None)  # idle again: starts afresh
             if timed and error is None and running.produced > 1:
                 self._durations.append(time.monotonic() - running.started)
             for seq in self._pool.drop_until(self._kept_cells):

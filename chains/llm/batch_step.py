@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,6 +84,9 @@ class Answer:
     pos: int
     """Position of the next token this sequence evaluates."""
     text: AnswerText
+    key: str = ""
+    """Who asks (the fair queue's key)."""
+    arrival: int = 0
     started: float = field(default_factory=time.monotonic)
     last: int | None = None
     """The token sampled last, evaluated in the next step."""
@@ -121,3 +125,20 @@ def next_batch(
             entries.append(Entry(token, running.pos + i, running.seq, reads))
         budget -= len(take)
     return entries, readers
+
+
+def fair_order(answers: Sequence[Answer], first_tokens: Mapping[str, int]) -> list[Answer]:
+    """The answers, those reading their prompt in the queue's order: by round (the
+    asker's answers already started, `first_tokens`, plus those of theirs read before),
+    then arrival. Questions that find a free sequence start reading at once, so a user's
+    second question may be reading when another user's first arrives: the first is read
+    first."""
+    reading: Counter[str] = Counter()
+    ranked: list[tuple[tuple[int, int], Answer]] = []
+    for answer in sorted(answers, key=lambda a: a.arrival):
+        round_ = -1  # already generating: its place in the batch does not matter
+        if answer.produced == 0:
+            round_ = first_tokens.get(answer.key, 0) + reading[answer.key]
+            reading[answer.key] += 1
+        ranked.append(((round_, answer.arrival), answer))
+    return [answer for _, answer in sorted(ranked, key=lambda pair: pair[0])]

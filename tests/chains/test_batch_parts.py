@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chains.llm.answer_text import AnswerText
-from chains.llm.batch_step import Answer, Entry, Generation, next_batch
+from chains.llm.batch_step import Answer, Entry, Generation, fair_order, next_batch
 from chains.llm.sequence_pool import SequencePool, distinct_cells, shared_prefix
 
 
@@ -125,3 +125,21 @@ def test_with_nothing_being_written_a_step_reads_a_whole_batch_of_prompt() -> No
     reading = _answer(0, list(range(1, 301)))
     entries, _ = next_batch([reading], prefill_chunk=128, batch_tokens=512)
     assert len(entries) == 300
+
+
+def _asked(key: str, arrival: int, produced: int = 0) -> Answer:
+    answer = _answer(arrival, [1, 2, 3])
+    answer.key, answer.arrival, answer.produced = key, arrival, produced
+    return answer
+
+
+def test_another_users_first_prompt_is_read_before_a_users_second() -> None:
+    a1, a2, b1 = _asked("a", 0), _asked("a", 1), _asked("b", 2)
+    assert fair_order([a1, a2, b1], {}) == [a1, b1, a2]
+
+
+def test_answers_already_started_count_for_their_asker() -> None:
+    a2, b1 = _asked("a", 5), _asked("b", 6)
+    assert fair_order([a2, b1], {"a": 1}) == [b1, a2]
+    generating = _asked("a", 0, produced=3)
+    assert fair_order([a2, b1, generating], {"a": 1})[-2:] == [b1, a2]
