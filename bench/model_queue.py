@@ -395,7 +395,7 @@ def main(quick: bool = False) -> list[Row]:
         share_model_cache(data_dir)
         ingest_samples(data_dir, SAMPLES / "tutorial" if quick else SAMPLES)
         everyone = plan.users * plan.per_user
-        for parallel in (1, PARALLEL, everyone):
+        for parallel in sorted({1, PARALLEL, everyone}):
             env = {**plan.env, "LLM_PARALLEL": str(parallel)}
             mixes: dict[str, list[float]] = {}
             if parallel == 1:  # the kept states' own contribution, on the one-at-a-time path
