@@ -131,7 +131,8 @@ GROUP_JOINER = " … "  # between passages of one source and section on one line
 
 
 def passage_lines(passages: Sequence[Passage], escape: Callable[[str], str] = str) -> list[str]:
-    """The prompt's lines for `passages`: `[n] <text> … <text> (from <title> › <section>)`.
+    """The prompt's lines for `passages`: `[n] <text> … <text> (from <title> › <section>)`,
+    `n` the line's label (`prompt_labels`).
 
     Passages of one source and section share a line, in the order of their best-ranked
     passage, so the header is written (and read by the model) once: on the tune half of
@@ -148,11 +149,28 @@ def passage_lines(passages: Sequence[Passage], escape: Callable[[str], str] = st
     groups: dict[tuple[int, str, str], list[Passage]] = {}
     for passage in passages:
         groups.setdefault((passage.number, passage.title, passage.section), []).append(passage)
+    labels = prompt_labels(passages)
     lines = []
     for (number, _, _), group in groups.items():
         text = GROUP_JOINER.join(escape(p.text) for p in group)
-        lines.append(f"[{number}] {text}{header_suffix(group[0], escape)}")
+        lines.append(f"[{labels[number]}] {text}{header_suffix(group[0], escape)}")
     return lines
+
+
+def prompt_labels(passages: Sequence[Passage]) -> dict[int, int]:
+    """Source number → the label its lines carry in the prompt: 1, 2, ... in the order
+    the prompt shows them (best passage first).
+
+    Labelled by source number, the best passage's line often read `[2]`, and
+    Qwen2.5-Coder-1.5B cited the first line as `[1]` whatever its label: on the
+    release-notes tune half, right answers cited `[1]` where the fact lay under `[2]`.
+    The answer's labels are turned back into source numbers as it streams
+    (`chains.llm.citations`), so the app's `[n]` still names the n-th source.
+    """
+    labels: dict[int, int] = {}
+    for passage in passages:
+        labels.setdefault(passage.number, len(labels) + 1)
+    return labels
 
 
 def header_suffix(passage: Passage, escape: Callable[[str], str] = str) -> str:

@@ -19,7 +19,7 @@ from chains.index.fusion import asks_for_release
 from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
 from chains.models.presets import context_tokens, prompt_style, release_context_tokens
-from chains.passages import cites_a_source, focus, supporting_passage
+from chains.passages import cites_a_source, focus, prompt_labels, supporting_passage
 from chains.retrieval import format_passages
 from graph.context import RequestContext, SearchParams, queue_key
 from graph.options import GraphOptions
@@ -179,7 +179,9 @@ class ChatNodes:
         """Stream the answer; if it breaks off, keep what was said, marked incomplete."""
         llm = self.resources.chat_model()
         if self.options.retrieval:
-            llm = CleanCitations(model=llm)  # `[n]` only: a copied passage header is cut
+            # `[n]` only (a copied passage header is cut), n the source the prompt labelled.
+            labels = prompt_labels(state.get("passages") or [])
+            llm = CleanCitations(model=llm, sources={v: k for k, v in labels.items()})
         requested = state.get("max_tokens")
         if requested:
             llm = llm.bind(max_tokens=min(requested, self.resources.settings.max_new_tokens))

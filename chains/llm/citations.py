@@ -9,6 +9,11 @@ shows only `[n]` as a citation, so the copies are cut from the stream, before an
 sees them (the browser, history, `/v1`, Agent Protocol clients all read this stream).
 An answer left citing nothing gets its `[n]` from `graph.nodes` afterwards, as before.
 
+The prompt labels its lines 1, 2, ... in the order it shows them (`chains.passages.
+prompt_labels`); the labels the answer cites become the sources' own numbers here too, as
+the text is shown. Only a run of citations not glued to a word is renumbered (`[1]`,
+`[1, 2]`, `[1][3]`), never an index such as `a[1]` or `x[0][1]`.
+
 Only what cannot be anything but a copied header goes: a bracket opening with `from `,
 one holding the heading separator `›`, a bracket that is only a release number with two
 dots (`[12.20.0]`), and `(from … › …)`. Code such as `a[i]`, `list[int]` or `(from x)`
@@ -18,7 +23,7 @@ stays.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -36,6 +41,35 @@ _COPIED = re.compile(
 )
 _COPIED_START = re.compile(r"^[ \t]*(?:\[(?:from\s|[^\]\n]*›|v?\d+\.\d+\.\d+)|\(from\s[^)\n]*›)")
 _CLOSERS = {"[": "]", "(": ")"}
+_CITATIONS = re.compile(r"(?<![\w\])])((?:\[\d+(?:\s*,\s*\d+)*\])+)")
+_NUMBER = re.compile(r"\d+")
+
+
+_BRACKET = re.compile(r"\[[^\]]*\]")
+TAIL_CHARS = 40  # what is kept of the text shown, to see whether a bracket continues a run
+
+
+def renumber(text: str, sources: Mapping[int, int], shown_before: str = "") -> str:
+    """`text` with each cited prompt label replaced by its source number (`sources`:
+    label → number); a label the prompt did not have stays as it is. `shown_before` is
+    the text already shown just before `text` (only read, never changed)."""
+    if not sources:
+        return text
+    joined, start = shown_before + text, len(shown_before)
+
+    def source(number: re.Match[str]) -> str:
+        return str(sources.get(int(number.group()), int(number.group())))
+
+    out, done = [], start
+    for run in _CITATIONS.finditer(joined):
+        for bracket in _BRACKET.finditer(joined, run.start(), run.end()):
+            if bracket.start() < start:
+                continue  # shown already
+            out.append(joined[done : bracket.start()])
+            out.append(_NUMBER.sub(source, bracket.group()))
+            done = bracket.end()
+    out.append(joined[done:])
+    return "".join(out)
 
 
 class CitationFilter:
@@ -46,7 +80,10 @@ class CitationFilter:
     at most `HELD_CHARS`; everything else passes at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sources: Mapping[int, int] | None = None) -> None:
+        """`sources`: prompt label → source number, for the citations shown."""
+        self._sources = dict(sources or {})
+        self._tail = ""  # the end of the text shown
         self._pending = ""
         self._shown_space = False  # the text shown so far ends with a space
         self._after_copy = False  # a copy after a shown space went: so do spaces after it
@@ -77,6 +114,10 @@ class CitationFilter:
 
     def _show(self, cut: int) -> str:
         shown, self._pending = self._pending[:cut], self._pending[cut:]
+        # Complete brackets only: the cut is never inside one (`_safe_end`). What was
+        # shown before tells `a[1]` (an index) from ` [1]` or `[2][1]` (citations).
+        shown = renumber(shown, self._sources, self._tail)
+        self._tail = (self._tail + shown)[-TAIL_CHARS:]
         if shown:
             self._shown_space = shown[-1] in " \t"
         return shown
@@ -113,6 +154,8 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
     """
 
     model: BaseChatModel
+    sources: dict[int, int] = {}
+    """Prompt label → source number (`chains.passages.prompt_labels`, inverted)."""
 
     @property
     def _llm_type(self) -> str:
@@ -125,7 +168,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        cleaner = CitationFilter()
+        cleaner = CitationFilter(self.sources)
         for chunk in self.model._stream(messages, stop=stop, **kwargs):
             cleaned = _with_text(chunk, cleaner.feed(chunk.text))
             if cleaned is not None:
@@ -145,7 +188,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        cleaner = CitationFilter()
+        cleaner = CitationFilter(self.sources)
         async for chunk in self.model._astream(messages, stop=stop, **kwargs):
             cleaned = _with_text(chunk, cleaner.feed(chunk.text))
             if cleaned is not None:

@@ -115,3 +115,33 @@ async def test_the_wrapped_model_streams_cleaned_tokens_to_callbacks_once() -> N
     ]
     assert "".join(str(c) for c in chunks) == "Release 2.0.3 fixed it [2]."
     assert "".join(handler.tokens) == "Release 2.0.3 fixed it [2]."
+
+
+def renumbered(text: str, sources: dict[int, int], piece: int) -> str:
+    cleaner = CitationFilter(sources)
+    shown = [cleaner.feed(token) for token in tokens(text, piece)]
+    return "".join(shown) + cleaner.flush()
+
+
+@pytest.mark.parametrize("piece", [1, 3, 1000])
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        ("It is 15.20 [1].", "It is 15.20 [3]."),
+        ("Both [1, 2] and [2][1].", "Both [3, 1] and [1][3]."),
+        ("Index a[1] or x[0][1] stays [2].", "Index a[1] or x[0][1] stays [1]."),
+        ("A label the prompt lacked stays [7].", "A label the prompt lacked stays [7]."),
+        ("A copy goes [from pnpm › 12.1] [1].", "A copy goes [3]."),
+    ],
+)
+def test_cited_prompt_labels_become_source_numbers(answer: str, shown: str, piece: int) -> None:
+    assert renumbered(answer, {1: 3, 2: 1}, piece) == shown
+
+
+def test_prompt_labels_follow_the_order_the_prompt_shows() -> None:
+    from chains.passages import Passage, passage_lines, prompt_labels
+
+    passages = [Passage(2, "best"), Passage(4, "next"), Passage(2, "more of the best")]
+    assert prompt_labels(passages) == {2: 1, 4: 2}
+    lines = passage_lines(passages)
+    assert lines[0].startswith("[1] best") and lines[1].startswith("[2] next")
