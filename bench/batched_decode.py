@@ -35,6 +35,7 @@ from pathlib import Path
 from bench.report import Row, not_available, run_cli
 from bench.stats import median, ms
 from bench.synthetic_index import SAMPLES, TEXT_SUFFIXES, scratch_settings
+from chains.llm.batch_step import Entry
 
 NAME = "batched generation"
 BATCH_TOKENS = 512  # n_batch and n_ubatch: a prompt plus one token per running answer
@@ -54,16 +55,6 @@ class Plan:
 
 FULL = Plan(counts=(1, 2, 4), prompt_tokens=300, new_tokens=64, rounds=3, running=3)
 QUICK = Plan(counts=(1, 2), prompt_tokens=64, new_tokens=8, rounds=1, running=1)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One token of a batch: where it goes and whether its logits are read."""
-
-    token: int
-    pos: int
-    seq: int
-    logits: bool
 
 
 def prompt_entries(tokens: Sequence[int], seq: int, start: int = 0) -> list[Entry]:
