@@ -22,11 +22,18 @@ pytestmark = pytest.mark.integration
 LONG = "Write a long story about a lighthouse keeper and his cat."
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+SEQUENCES: dict[str, int] = {}
+"""Answers each server generates at once (`LLM_PARALLEL`), by its URL."""
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-at-a-time", "batched"])
+def url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     # Longer answers than the tests' 24 tokens: a question must hold the model long
     # enough for the others to be seen waiting.
-    with backend(tmp_path_factory.mktemp("queue"), MAX_NEW_TOKENS="200") as base:
+    parallel = request.param
+    folder = tmp_path_factory.mktemp(f"queue-{parallel}")
+    with backend(folder, MAX_NEW_TOKENS="200", LLM_PARALLEL=str(parallel)) as base:
+        SEQUENCES[base] = parallel
         yield base
 
 
@@ -49,19 +56,22 @@ async def first_token_at(url: str, user: str, question: str, started: float) -> 
     raise AssertionError("no answer")
 
 
-async def holding_the_model(url: str, user: str) -> asyncio.Task[None]:
-    """A long answer being written: returns once its first token arrived."""
-    writing = asyncio.Event()
+async def holding_the_model(url: str, user: str) -> asyncio.Future[Any]:
+    """Long answers being written, as many as the model writes at once (the first by
+    `user`, the others by users of their own): returns once each has its first token."""
 
-    async def ask() -> None:
+    async def ask(asker: str, writing: asyncio.Event) -> None:
         async with history(url) as stage:
-            async for chunk in stage.astream({"question": LONG, "username": user}):
+            async for chunk in stage.astream({"question": LONG, "username": asker}):
                 if chunk.get("answer"):
                     writing.set()
 
-    task = asyncio.create_task(ask())
-    await asyncio.wait_for(writing.wait(), 60)
-    return task
+    tasks = []
+    for n in range(SEQUENCES[url]):
+        writing = asyncio.Event()
+        tasks.append(asyncio.create_task(ask(user if n == 0 else f"{user}-{n}", writing)))
+        await asyncio.wait_for(writing.wait(), 60)
+    return asyncio.gather(*tasks)
 
 
 def depth(url: str) -> float:
