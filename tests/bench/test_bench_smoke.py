@@ -81,6 +81,8 @@ def test_model_queue_quick(small_model: None) -> None:
     rows = model_queue.main(quick=True)
     assert_measured(rows, 10)
     assert any("every first answer" in row.figure and row.ok for row in rows), rows
+    batched = [r for r in rows if r.figure.startswith("LLM_PARALLEL=4: ") and "in line" in r.figure]
+    assert batched and all(r.value and r.value > 0 for r in batched), rows
     workers = [r for r in rows if r.figure == "2 workers: all answers together tokens/s"]
     assert workers and workers[0].value and workers[0].value > 0, rows
 
