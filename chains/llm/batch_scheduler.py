@@ -278,6 +278,8 @@ class BatchScheduler:
         if shown and not generation.cancelled.is_set():
             generation.on_text(shown)
         if running.text.stopped or running.produced >= generation.max_tokens:
+            if not running.text.stopped:
+                generation.finish_reason = "length"
             self._end(running, None, timed=True)
         else:
             running.last = token

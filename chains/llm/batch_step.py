@@ -71,6 +71,8 @@ class Generation:
     on_place: Callable[[Place], None] | None = None
     entered: float = field(default_factory=time.monotonic)
     place: Place | None = None
+    finish_reason: str = "stop"
+    """Set before `on_end`: `stop` (end of turn or a stop string) or `length`."""
 
 
 @dataclass(eq=False)

@@ -112,6 +112,9 @@ class BatchedChatLlamaCpp(SerializedChatLlamaCpp):
         def on_end(error: BaseException | None) -> None:
             if error is not None:
                 put(Failure(error))
+            else:  # as create_chat_completion does: an empty answer is still an answer
+                info = {"finish_reason": generation.finish_reason}
+                put(ChatGenerationChunk(message=AIMessageChunk(content=""), generation_info=info))
             put(DONE)
 
         generation = Generation(

@@ -125,3 +125,17 @@ def test_a_prompt_read_once_starts_from_its_kept_prefix(batched: BatchedChatLlam
     finally:
         prefix_cache.LOOKUP_LISTENERS.remove(seen.append)
     assert seen[-1] in {"restored", "in_context"}
+
+
+async def test_an_answer_that_ends_at_once_is_still_an_answer(
+    batched: BatchedChatLlamaCpp,
+) -> None:
+    """A model that ends its turn before any text (it happens after long repetitive
+    histories) gives an empty answer, not a failure: langchain refuses a stream of no
+    chunks ("No generation chunks were returned")."""
+    every_character = [chr(c) for c in range(32, 127)]  # the first text shown stops it
+    message = await batched.bind(max_tokens=4, stop=every_character).ainvoke(
+        [("system", "Answer in English."), ("human", "Say hello.")]
+    )
+    assert message.content == ""
+    assert message.response_metadata.get("finish_reason") == "stop"
