@@ -75,6 +75,7 @@ def test_real_model_quick(small_model: None) -> None:
     assert all(row.note for row in rows if row.value is None), rows
 
 
+@pytest.mark.timeout(900)  # four servers: one at a time, kept states off, batched, 2 workers
 def test_model_queue_quick(small_model: None) -> None:
     from bench import model_queue
 
