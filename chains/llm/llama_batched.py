@@ -4,7 +4,8 @@ The LangChain face is the one-at-a-time model's (`SerializedChatLlamaCpp`: the s
 relay of tokens and queue places, the same cancel); what runs behind it is a
 `BatchScheduler` on a `LlamaBatchEngine` sharing the `Llama`'s weights. Prompts are
 formatted, tokenized and sampled exactly as `Llama.create_chat_completion` does, so
-turning batching on changes when an answer comes, not what it says.
+turning batching on changes when an answer comes; the text can still differ after some
+tokens, as a step holding several sequences adds up in another order.
 """
 
 from __future__ import annotations
