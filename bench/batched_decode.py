@@ -35,6 +35,7 @@ from pathlib import Path
 from bench.report import Row, not_available, run_cli
 from bench.stats import median, ms
 from bench.synthetic_index import SAMPLES, TEXT_SUFFIXES, scratch_settings
+from chains.llm.batch_engine import fill_batch
 from chains.llm.batch_step import Entry
 
 NAME = "batched generation"
@@ -144,15 +145,7 @@ class Engine:
 
     def decode(self, entries: Sequence[Entry]) -> dict[int, int]:
         """Decode one batch; the greedy next token of each sequence whose logits were read."""
-        batch = self.batch
-        for i, entry in enumerate(entries):
-            batch.token[i] = entry.token
-            batch.pos[i] = entry.pos
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = entry.seq
-            batch.logits[i] = entry.logits
-        batch.n_tokens = len(entries)
-        code = self.llama.llama_decode(self.ctx, batch)
+        code = self.llama.llama_decode(self.ctx, fill_batch(self.batch, entries))
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
         chosen = {}

@@ -27,6 +27,18 @@ if TYPE_CHECKING:
 _F16_BYTES = 2
 
 
+def fill_batch(batch: Any, entries: Sequence[Entry]) -> Any:
+    """`batch` (a `llama_batch`) holding `entries`, one sequence id each."""
+    for i, entry in enumerate(entries):
+        batch.token[i] = entry.token
+        batch.pos[i] = entry.pos
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = entry.seq
+        batch.logits[i] = entry.logits
+    batch.n_tokens = len(entries)
+    return batch
+
+
 class LlamaBatchEngine:
     """One context of `cells` KV cells for `sequences` sequences on `llama`'s model (split
     evenly between them unless `unified`)."""
@@ -96,15 +108,7 @@ class LlamaBatchEngine:
         self._lib.llama_memory_seq_rm(self._memory, seq, 0, -1)
 
     def decode(self, entries: Sequence[Entry]) -> bool:
-        batch = self._batch
-        for i, entry in enumerate(entries):
-            batch.token[i] = entry.token
-            batch.pos[i] = entry.pos
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = entry.seq
-            batch.logits[i] = entry.logits
-        batch.n_tokens = len(entries)
-        code = self._lib.llama_decode(self._ctx, batch)
+        code = self._lib.llama_decode(self._ctx, fill_batch(self._batch, entries))
         if code == 1:
             return False
         if code != 0:

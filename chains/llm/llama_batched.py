@@ -16,7 +16,6 @@ from typing import Any
 from langchain_community.chat_models.llamacpp import _convert_message_to_dict
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
-from langchain_core.runnables import ensure_config
 from pydantic import PrivateAttr
 
 from chains.llm import prefix_cache
@@ -24,8 +23,7 @@ from chains.llm.batch_engine import LlamaBatchEngine
 from chains.llm.batch_scheduler import BatchScheduler, Generation
 from chains.llm.errors import LLMContextFull
 from chains.llm.fair_order import Ticket
-from chains.llm.llama_serialized import DONE, Failure, SerializedChatLlamaCpp
-from chains.llm.queue import QUEUE_KEY
+from chains.llm.llama_serialized import DONE, Failure, SerializedChatLlamaCpp, asker
 from settings import Settings
 
 KEPT_SEQUENCES = 2
@@ -129,8 +127,7 @@ class BatchedChatLlamaCpp(SerializedChatLlamaCpp):
             timeout_seconds=self.timeout_seconds,
             on_place=put,
         )
-        asker = ensure_config().get("metadata", {}).get(QUEUE_KEY) or "anonymous"
-        return self._queue.submit(str(asker), generation)  # type: ignore[call-arg]
+        return self._queue.submit(asker(), generation)  # type: ignore[call-arg]
 
 
 def attach_scheduler(model: BatchedChatLlamaCpp, settings: Settings) -> BatchScheduler:

@@ -39,6 +39,12 @@ class Failure:
     error: BaseException
 
 
+def asker() -> str:
+    """Who asks, from the metadata of the run calling the model (`QUEUE_KEY`):
+    langchain-core hands `_astream` no config, but the calling runnable's is in context."""
+    return str(ensure_config().get("metadata", {}).get(QUEUE_KEY) or "anonymous")
+
+
 def _unwrap(item: ChatGenerationChunk | Failure) -> ChatGenerationChunk:
     if isinstance(item, Failure):
         raise item.error
@@ -112,8 +118,7 @@ class SerializedChatLlamaCpp(GeneratesFromStream, ChatLlamaCpp):
             finally:
                 put(DONE)
 
-        asker = ensure_config().get("metadata", {}).get(QUEUE_KEY) or "anonymous"
-        return self._queue.submit(str(asker), job, put)
+        return self._queue.submit(asker(), job, put)
 
     def _stream(
         self,

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chains.llm.sequence_pool import shared_prefix
+
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
@@ -49,16 +51,6 @@ class PrefixState:
         return self.size
 
 
-def _shared(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many tokens two sequences share from the start."""
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
-
-
 class PrefixStates:
     """The kept states, by their tokens: what `Llama` expects of a `BaseLlamaCache`
     (it consults it on every prompt and stores into it after every completion)."""
@@ -76,7 +68,7 @@ class PrefixStates:
     def _longest(self, tokens: tuple[int, ...]) -> tuple[tuple[int, ...] | None, int]:
         best, length = None, 0
         for key in self._states:
-            shared = _shared(key, tokens)
+            shared = shared_prefix(key, tokens)
             if shared > length:
                 best, length = key, shared
         return best, length
@@ -85,7 +77,9 @@ class PrefixStates:
         tokens = tuple(key)
         with self._lock:
             best, length = self._longest(tokens)
-            in_context = _shared(self._llama.input_ids[: self._llama.n_tokens].tolist(), tokens)
+            in_context = shared_prefix(
+                self._llama.input_ids[: self._llama.n_tokens].tolist(), tokens
+            )
             if best is None or length <= in_context:
                 result = "miss" if best is None and in_context == 0 else "in_context"
                 state = None
