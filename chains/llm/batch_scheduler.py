@@ -22,10 +22,9 @@ the registries schedules llama.cpp sequences from Python.
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from chains.llm.answer_text import AnswerText
@@ -38,14 +37,14 @@ from chains.llm.batch_step import (
     next_batch,
 )
 from chains.llm.errors import LLMContextFull, LLMTimeout
-from chains.llm.fair_order import FairOrder, Ticket
-from chains.llm.queue import WAIT_LISTENERS, WAITING, Place
+from chains.llm.fair_order import Ticket
+from chains.llm.queue import WAIT_LISTENERS, WAITING, FairQueue, Place
 from chains.llm.sequence_pool import Placement, SequencePool
 
 log = logging.getLogger("ragchat.llm")
 
 
-class BatchScheduler:
+class BatchScheduler(FairQueue[Generation]):
     """Runs up to `parallel` generations together on one engine, fairly queued."""
 
     def __init__(
@@ -61,56 +60,23 @@ class BatchScheduler:
     ) -> None:
         if not 1 <= parallel <= sequences:
             raise ValueError("parallel must be between 1 and the number of sequences")
+        super().__init__("llama", recent)
         self._engine = engine
         self.parallel = parallel
         self._prefill_chunk = max(1, prefill_chunk)
         self._kept_cells = kept_bytes // max(1, engine.bytes_per_token)
         self._pool = SequencePool(sequences, shares_cells=engine.unified)
-        self._order = FairOrder()
-        self._waiting: dict[Ticket, Generation] = {}
         self._running: list[Answer] = []
         self._first_tokens: Counter[str] = Counter()
         """Answers started per asker while they have questions in: the reading order."""
-        self._durations: deque[float] = deque(maxlen=recent)
         self._lookups = lookup_listeners
         self._sizes = size_listeners
-        self._changed = threading.Condition()
-        self._closed = False
-        self._thread: threading.Thread | None = None
 
     # -- called from any thread -------------------------------------------------------
 
     def submit(self, key: str, generation: Generation) -> Ticket:
         """Queue a generation for `key` (who asks); it starts when a sequence is free."""
-        with self._changed:
-            if self._closed:
-                raise RuntimeError("the model queue is shut down")
-            ticket = self._order.push(key)
-            self._waiting[ticket] = generation
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="llama", daemon=True)
-                self._thread.start()
-            self._changed.notify_all()
-        WAITING.change(+1)
-        self._announce()
-        return ticket
-
-    def withdraw(self, ticket: Ticket) -> bool:
-        """Take a waiting question out now; False if it already started (or ended)."""
-        with self._changed:
-            removed = self._order.remove(ticket)
-            if removed:
-                del self._waiting[ticket]
-                self._changed.notify_all()
-        if removed:
-            WAITING.change(-1)
-            self._announce()
-        return removed
-
-    def place(self, ticket: Ticket) -> Place | None:
-        """The ticket's place now; None once it has started."""
-        with self._changed:
-            return self._place(ticket) if ticket.waiting else None
+        return self._enqueue(key, generation)
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing waits and nothing runs; False on timeout."""
@@ -123,10 +89,7 @@ class BatchScheduler:
         """Refuse new work, drop the waiting questions and stop the running answers."""
         with self._changed:
             self._closed = True
-            dropped = len(self._order)
-            while self._order.pop() is not None:
-                pass
-            self._waiting.clear()
+            dropped = self._drop_waiting()
             for running in self._running:
                 running.generation.cancelled.set()
             self._changed.notify_all()
@@ -145,7 +108,7 @@ class BatchScheduler:
         """Who goes first (the waiting ahead and the answers running) and, from recent
         answer times, about when a sequence frees up for this one."""
         ahead = self._order.ahead_of(ticket)
-        median = statistics.median(self._durations) if self._durations else None
+        median = self._median_duration()
         estimate = None if median is None else (ahead + 1) * median / self.parallel
         return Place(ahead + len(self._running), estimate)
 

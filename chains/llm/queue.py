@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from chains.llm.fair_order import FairOrder, Ticket
 
@@ -66,6 +67,9 @@ class Place:
         return {"ahead": self.ahead, "estimate_seconds": seconds}
 
 
+J = TypeVar("J")
+
+
 @dataclass(eq=False)
 class _Job:
     run: Callable[[], bool]
@@ -75,29 +79,26 @@ class _Job:
     place: Place | None = None
 
 
-class ModelQueue:
-    """Runs jobs one at a time on a worker thread, in fair order across keys."""
+class FairQueue(Generic[J]):
+    """Questions waiting for the model in fair order, with their places; a worker thread
+    started at the first question serves them (`_serve`, by the subclass)."""
 
     def __init__(self, name: str = "llama", recent: int = 20) -> None:
         self._name = name
         self._order = FairOrder()
-        self._jobs: dict[Ticket, _Job] = {}
-        self._running: Ticket | None = None
+        self._waiting: dict[Ticket, J] = {}
         self._durations: deque[float] = deque(maxlen=recent)
+        """Recent answer times: the estimates."""
         self._changed = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def submit(
-        self, key: str, run: Callable[[], bool], on_place: Callable[[Place], None] | None = None
-    ) -> Ticket:
-        """Queue `run` for `key`; `on_place` hears each new place while it waits (from
-        whichever thread moved it, so it must be quick and thread-safe)."""
+    def _enqueue(self, key: str, job: J) -> Ticket:
         with self._changed:
             if self._closed:
                 raise RuntimeError("the model queue is shut down")
             ticket = self._order.push(key)
-            self._jobs[ticket] = _Job(run, on_place)
+            self._waiting[ticket] = job
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
                 self._thread.start()
@@ -111,7 +112,7 @@ class ModelQueue:
         with self._changed:
             removed = self._order.remove(ticket)
             if removed:
-                del self._jobs[ticket]
+                del self._waiting[ticket]
                 self._changed.notify_all()
         if removed:
             WAITING.change(-1)
@@ -122,6 +123,41 @@ class ModelQueue:
         """The ticket's place now; None once it has started."""
         with self._changed:
             return self._place(ticket) if ticket.waiting else None
+
+    def _drop_waiting(self) -> int:
+        """Forget every waiting question (lock held); how many there were."""
+        dropped = len(self._order)
+        while self._order.pop() is not None:
+            pass
+        self._waiting.clear()
+        return dropped
+
+    def _median_duration(self) -> float | None:
+        return statistics.median(self._durations) if self._durations else None
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def _place(self, ticket: Ticket) -> Place:
+        raise NotImplementedError
+
+    def _announce(self) -> None:
+        raise NotImplementedError
+
+
+class ModelQueue(FairQueue[_Job]):
+    """Runs jobs one at a time on a worker thread, in fair order across keys."""
+
+    def __init__(self, name: str = "llama", recent: int = 20) -> None:
+        super().__init__(name, recent)
+        self._running: Ticket | None = None
+
+    def submit(
+        self, key: str, run: Callable[[], bool], on_place: Callable[[Place], None] | None = None
+    ) -> Ticket:
+        """Queue `run` for `key`; `on_place` hears each new place while it waits (from
+        whichever thread moved it, so it must be quick and thread-safe)."""
+        return self._enqueue(key, _Job(run, on_place))
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing waits and nothing runs; False on timeout."""
@@ -134,17 +170,14 @@ class ModelQueue:
         """Refuse new jobs and drop the waiting ones; the running one finishes."""
         with self._changed:
             self._closed = True
-            dropped = len(self._order)
-            while self._order.pop() is not None:
-                pass
-            self._jobs.clear()
+            dropped = self._drop_waiting()
             self._changed.notify_all()
         if dropped:
             WAITING.change(-dropped)
 
     def _place(self, ticket: Ticket) -> Place:
         ahead = self._order.ahead_of(ticket) + (self._running is not None)
-        median = statistics.median(self._durations) if self._durations else None
+        median = self._median_duration()
         return Place(ahead, None if median is None else ahead * median)
 
     def _announce(self) -> None:
@@ -152,7 +185,7 @@ class ModelQueue:
         told: list[tuple[Callable[[Place], None], Place]] = []
         with self._changed:
             for ticket in self._order.waiting():
-                job = self._jobs[ticket]
+                job = self._waiting[ticket]
                 place = self._place(ticket)
                 if job.on_place is not None and place != job.place and place.ahead > 0:
                     job.place = place
@@ -168,7 +201,7 @@ class ModelQueue:
                     return
                 ticket = self._order.pop()
                 assert ticket is not None
-                job = self._jobs.pop(ticket)
+                job = self._waiting.pop(ticket)
                 self._running = ticket
             WAITING.change(-1)
             waited = time.monotonic() - job.entered
