@@ -32,6 +32,7 @@ from langchain_core.documents import Document
 
 from chains.index import sparse
 from chains.index.fusion import leans_on_words
+from chains.index.sparse import version_numbers
 from chains.ingest.headings import PATH_SEPARATOR
 
 PASSAGE_CHARS = 300
@@ -314,7 +315,26 @@ def focus(
     weight = EXACT_DENSE_WEIGHT if leans_on_words(question) else DENSE_WEIGHT
     scores = score_passages(question, passages, embed_question, embed_texts, weight)
     ranked = [passages[i] for i in np.argsort(-scores, kind="stable")]
-    return within_budget(ranked, budget_tokens)
+    return within_budget(named_release_first(question, ranked), budget_tokens)
+
+
+def named_release_first(question: str, ranked: Sequence[Passage]) -> list[Passage]:
+    """`ranked` with the passages under a release the question names moved to the front
+    (each group keeping its order).
+
+    A question that names a version asks about that release, and what it asks (its date,
+    its headings) is often only in the heading: "When was date-fns v4.3.0 released?"
+    shares no word with v4.3.0's items, and v4.2.0's opening paragraph, closer in meaning,
+    took the prompt's only place (release-notes tune half, s19 and r17). Retrieval already
+    matches the version to the heading (`sparse.tokenize`); this keeps what it found.
+    """
+    named = set(version_numbers(question))
+    if not named:
+        return list(ranked)
+    under_named = [not named.isdisjoint(version_numbers(f"{p.title} {p.section}")) for p in ranked]
+    return [p for p, hit in zip(ranked, under_named, strict=True) if hit] + [
+        p for p, hit in zip(ranked, under_named, strict=True) if not hit
+    ]
 
 
 def _text(document: Document, key: str) -> str:

@@ -78,9 +78,15 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     )
     # bm25s returns [""] for a text with no tokens; an empty list is what we mean.
     return [
-        [t for t in doc if t] + _VERSION.findall(text)
+        [t for t in doc if t] + version_numbers(text)
         for doc, text in zip(tokens, texts, strict=True)
     ]
+
+
+def version_numbers(text: str) -> list[str]:
+    """The version numbers `text` names, without a leading v: "v4.4.0 and 3.11" → ["4.4.0",
+    "3.11"]. A date (2026-05-22) is none."""
+    return _VERSION.findall(text)
 
 
 def indexed_text(text: str, title: object, section: object = "") -> str:

@@ -13,7 +13,7 @@ import pytest
 from chains.index.backend import IndexUnavailable
 from chains.index.chunks import Chunk, chunk_id
 from chains.index.local import LocalHybridIndex
-from chains.index.sparse import document_tokens, indexed_text, tokenize
+from chains.index.sparse import document_tokens, indexed_text, tokenize, version_numbers
 
 DIM = 8
 
@@ -296,3 +296,7 @@ def test_a_version_is_one_token_whatever_its_prefix():
         ["date", "fns", "4.4.0"],
         ["python", "11", "3.11"],
     ]
+
+
+def test_version_numbers_leave_dates_out():
+    assert version_numbers("v4.3.0 - 2026-05-22, and Python 3.11") == ["4.3.0", "3.11"]

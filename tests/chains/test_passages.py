@@ -17,6 +17,7 @@ from chains.passages import (
     context_tokens,
     focus,
     lexical_scores,
+    named_release_first,
     passage_header,
     passage_lines,
     split_passages,
@@ -269,3 +270,33 @@ def test_focus_gives_each_passage_its_chunks_date_line() -> None:
     (passage,) = focus("crash", [chunk], 200, embed_question, embed_texts)
     assert passage.dated == "Released 2026-02-12"
     assert passage_lines([passage])[0].endswith("(from Notes › Changes, Released 2026-02-12)")
+
+
+def test_the_passages_under_a_release_the_question_names_come_first() -> None:
+    def under(section: str, text: str) -> Passage:
+        return Passage(1, text, title="Change Log", section=section)
+
+    closer = under("v4.2.0 - 2026-05-18", "This is a minor release in all senses.")
+    named = under("v4.3.0 - 2026-05-22", "Fixed `pt` locale first day of week.")
+    also_named = under("v4.3.0 - 2026-05-22", "Fixed zh-CN month parsing.")
+    ranked = [closer, named, under("v4.0.0", "Time zones."), also_named]
+    first = named_release_first("When was date-fns v4.3.0 released?", ranked)
+    assert first[:2] == [named, also_named] and set(first[2:]) == {ranked[0], ranked[2]}
+    assert first[2] == closer  # the rest keep their rank
+    assert named_release_first("When was date-fns released?", ranked) == ranked
+    assert named_release_first("What changed in 9.9.9?", ranked) == ranked
+
+
+def test_focus_keeps_a_named_releases_passage_that_shares_no_word_with_the_question() -> None:
+    documents = [
+        Document(
+            "This is a minor release in all senses. Released with care.",
+            metadata={"title": "Change Log", "section": "v4.2.0 - 2026-05-18"},
+        ),
+        Document(
+            "Fixed `pt` locale first day of week to be Sunday.",
+            metadata={"title": "Change Log", "section": "v4.3.0 - 2026-05-22"},
+        ),
+    ]
+    (chosen,) = focus("When was v4.3.0 released?", documents, 20, embed_question, embed_texts)
+    assert chosen.number == 2
