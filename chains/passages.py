@@ -355,10 +355,12 @@ def supporting_passage(answer: str, passages: Sequence[Passage]) -> Passage | No
 
     None unless it shares a word with the answer that at most half of the passages hold
     (the words every passage has, like the topic, say nothing about which one was used).
+    A passage's header counts as its words: "Release 12.23.0 did that." draws on the
+    passage under 12.23.0, though no item names its release.
     """
     if not passages or not answer.strip():
         return None
-    texts = [p.text for p in passages]
+    texts = [f"{p.text} {passage_header(p)}" for p in passages]
     best = int(np.argmax(idf_overlap(answer, texts)))
     tokens = [set(doc) for doc in sparse.tokenize(texts)]
     wanted = set(sparse.tokenize([answer])[0])

@@ -300,3 +300,11 @@ def test_focus_keeps_a_named_releases_passage_that_shares_no_word_with_the_quest
     ]
     (chosen,) = focus("When was v4.3.0 released?", documents, 20, embed_question, embed_texts)
     assert chosen.number == 2
+
+
+def test_an_answer_naming_a_release_draws_on_the_passage_under_it() -> None:
+    passages = [
+        Passage(1, "Removed the obsolete `xmas` command.", title="pnpm", section="12.22.0"),
+        Passage(2, "Added the `pnpm edit` command.", title="pnpm", section="12.23.0"),
+    ]
+    assert supporting_passage("Release 12.23.0 did that.", passages) == passages[1]
