@@ -22,6 +22,7 @@ header is paid once per section, not once per passage.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -172,6 +173,18 @@ def prompt_labels(passages: Sequence[Passage]) -> dict[int, int]:
     for passage in passages:
         labels.setdefault(passage.number, len(labels) + 1)
     return labels
+
+
+def shown_headers(passages: Sequence[Passage]) -> list[str]:
+    """The headers the prompt shows for `passages`, plain and as the `<passages>` fence
+    escapes them: what the model may copy into its answer (`chains.llm.citations`)."""
+    plain = [passage_header(p) for p in passages]
+    return list(dict.fromkeys([*plain, *map(fence_escape, plain)]))
+
+
+def fence_escape(text: str) -> str:
+    """`text` as the `<passages>` fence writes it: no passage can close the fence."""
+    return html.escape(text, quote=False)
 
 
 def header_suffix(passage: Passage, escape: Callable[[str], str] = str) -> str:

@@ -8,7 +8,6 @@ filter; `FilterError` is one) and `IndexUnavailable`; the server maps them to 42
 from __future__ import annotations
 
 import asyncio
-import html
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +21,13 @@ from chains.index.filters import InvalidSearch, validate_filter
 from chains.index.fusion import cap_per_source, query_alpha
 from chains.index.local import LocalHybridIndex
 from chains.models.embedding_model import embedding_model_name, query_backend
-from chains.passages import PASSAGES_FORMAT, Passage, passage_lines, passage_texts
+from chains.passages import (
+    PASSAGES_FORMAT,
+    Passage,
+    fence_escape,
+    passage_lines,
+    passage_texts,
+)
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -231,8 +236,4 @@ def format_passages(passages: Sequence[Passage], fence: Literal["tags", "heading
     """
     if fence == "heading":
         return "Passages:\n" + "\n".join(passage_lines(passages))
-    return "<passages>\n" + "\n".join(passage_lines(passages, _escape)) + "\n</passages>"
-
-
-def _escape(text: str) -> str:
-    return html.escape(text, quote=False)
+    return "<passages>\n" + "\n".join(passage_lines(passages, fence_escape)) + "\n</passages>"

@@ -19,7 +19,13 @@ from chains.index.fusion import asks_for_release
 from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
 from chains.models.presets import context_tokens, prompt_style, release_context_tokens
-from chains.passages import cites_a_source, focus, prompt_labels, supporting_passage
+from chains.passages import (
+    cites_a_source,
+    focus,
+    prompt_labels,
+    shown_headers,
+    supporting_passage,
+)
 from chains.retrieval import format_passages
 from graph.context import RequestContext, SearchParams, queue_key
 from graph.options import GraphOptions
@@ -180,8 +186,13 @@ class ChatNodes:
         llm = self.resources.chat_model()
         if self.options.retrieval:
             # `[n]` only (a copied passage header is cut), n the source the prompt labelled.
-            labels = prompt_labels(state.get("passages") or [])
-            llm = CleanCitations(model=llm, sources={v: k for k, v in labels.items()})
+            passages = state.get("passages") or []
+            labels = prompt_labels(passages)
+            llm = CleanCitations(
+                model=llm,
+                sources={v: k for k, v in labels.items()},
+                headers=shown_headers(passages),
+            )
         requested = state.get("max_tokens")
         if requested:
             llm = llm.bind(max_tokens=min(requested, self.resources.settings.max_new_tokens))

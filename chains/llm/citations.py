@@ -16,14 +16,16 @@ the text is shown. Only a run of citations not glued to a word is renumbered (`[
 
 Only what cannot be anything but a copied header goes: a bracket opening with `from `,
 one holding the heading separator `›`, a bracket that is only a release number with two
-dots (`[12.20.0]`), and `(from … › …)`. Code such as `a[i]`, `list[int]` or `(from x)`
-stays.
+dots (`[12.20.0]`), `(from … › …)`, and `(from <header>)` for a header the prompt showed
+(a title without sections has no `›`: `(from base64 — Base16, … — Python 3.11.2
+document…)` was copied whole into 1 of 40 answers.jsonl tune answers). Code such as
+`a[i]`, `list[int]` or `(from x)` stays.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -80,9 +82,13 @@ class CitationFilter:
     at most `HELD_CHARS`; everything else passes at once.
     """
 
-    def __init__(self, sources: Mapping[int, int] | None = None) -> None:
-        """`sources`: prompt label → source number, for the citations shown."""
+    def __init__(
+        self, sources: Mapping[int, int] | None = None, headers: Sequence[str] = ()
+    ) -> None:
+        """`sources`: prompt label → source number, for the citations shown; `headers`:
+        the passage headers the prompt showed, as written there."""
         self._sources = dict(sources or {})
+        self._copied = copied_pattern(headers)
         self._tail = ""  # the end of the text shown
         self._pending = ""
         self._shown_space = False  # the text shown so far ends with a space
@@ -104,9 +110,9 @@ class CitationFilter:
     def _cut_copies(self, text: str) -> str:
         """`text` without copied headers. A copy that opens `text` came after a space
         already shown (a model's " " token before "[from"): the spaces after it go."""
-        if _COPIED.match(text) is not None and self._shown_space:
+        if self._copied.match(text) is not None and self._shown_space:
             self._after_copy = True
-        text = _COPIED.sub("", text)
+        text = self._copied.sub("", text)
         if self._after_copy:
             text = text.lstrip(" \t")
             self._after_copy = not text
@@ -133,6 +139,15 @@ class CitationFilter:
         return len(text)
 
 
+def copied_pattern(headers: Sequence[str]) -> re.Pattern[str]:
+    """`_COPIED`, and `(from <header>)` for each of `headers`."""
+    known = sorted({h for h in headers if h}, key=len, reverse=True)
+    if not known:
+        return _COPIED
+    shown = "|".join(re.escape(h) for h in known)
+    return re.compile(rf"{_COPIED.pattern}|[ \t]*\(from\s(?:{shown})\)", re.IGNORECASE)
+
+
 def _open_bracket(text: str) -> int | None:
     """The start (spaces before it included) of the first bracket not closed in `text`."""
     for index, char in enumerate(text):
@@ -156,6 +171,8 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
     model: BaseChatModel
     sources: dict[int, int] = {}
     """Prompt label → source number (`chains.passages.prompt_labels`, inverted)."""
+    headers: list[str] = []
+    """The passage headers the prompt showed (`chains.passages.passage_header`)."""
 
     @property
     def _llm_type(self) -> str:
@@ -168,7 +185,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        cleaner = CitationFilter(self.sources)
+        cleaner = CitationFilter(self.sources, self.headers)
         for chunk in self.model._stream(messages, stop=stop, **kwargs):
             cleaned = _with_text(chunk, cleaner.feed(chunk.text))
             if cleaned is not None:
@@ -188,7 +205,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        cleaner = CitationFilter(self.sources)
+        cleaner = CitationFilter(self.sources, self.headers)
         async for chunk in self.model._astream(messages, stop=stop, **kwargs):
             cleaned = _with_text(chunk, cleaner.feed(chunk.text))
             if cleaned is not None:

@@ -62,6 +62,23 @@ def test_copied_headers_go_and_the_rest_stays(answer: str, clean: str, piece: in
     assert streamed(answer, piece) == clean
 
 
+BASE64 = "base64 — Base16, Base32, Base64, Base85 Data Encodings — Python 3.11.2 document…"
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1000])
+def test_a_copy_of_a_header_the_prompt_showed_goes_though_it_has_no_separator(
+    piece: int,
+) -> None:
+    # answers.jsonl tune half, t02: the passage's title was its whole header.
+    answer = f"A binascii.Error is raised if s is incorrectly padded. (from {BASE64}) [1]"
+    cleaner = CitationFilter(headers=[BASE64, "Q &amp; A"])
+    shown = "".join(cleaner.feed(t) for t in tokens(answer, piece)) + cleaner.flush()
+    assert shown == "A binascii.Error is raised if s is incorrectly padded. [1]"
+    other = "Counted (from base64 — elsewhere) [1]."  # not a header the prompt showed
+    cleaner = CitationFilter(headers=[BASE64])
+    assert "".join(cleaner.feed(t) for t in tokens(other, piece)) + cleaner.flush() == other
+
+
 def test_a_copy_after_a_space_token_leaves_one_space() -> None:
     cleaner = CitationFilter()
     text = "Release 2.0.3 fixed it [from tool › 2.0.3] [2]."

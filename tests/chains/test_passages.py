@@ -20,6 +20,7 @@ from chains.passages import (
     named_release_first,
     passage_header,
     passage_lines,
+    shown_headers,
     split_passages,
     supporting_passage,
     within_budget,
@@ -308,3 +309,12 @@ def test_an_answer_naming_a_release_draws_on_the_passage_under_it() -> None:
         Passage(2, "Added the `pnpm edit` command.", title="pnpm", section="12.23.0"),
     ]
     assert supporting_passage("Release 12.23.0 did that.", passages) == passages[1]
+
+
+def test_the_headers_shown_are_listed_plain_and_as_the_fence_escapes_them() -> None:
+    passages = [
+        Passage(1, "a", title="Q & A", section="Install"),
+        Passage(1, "b", title="Q & A", section="Install"),
+        Passage(2, "c", title="Notes"),
+    ]
+    assert shown_headers(passages) == ["Q & A › Install", "Notes", "Q &amp; A › Install"]

@@ -80,6 +80,18 @@ async def test_an_answer_that_cites_nothing_gets_the_number_of_the_passage_it_qu
         await resources.aclose()
 
 
+async def test_a_header_the_prompt_showed_is_cut_from_the_answer(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    llm = fake_model("Call tempfile.mkstemp() (from tempfile) for that.")
+    resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
+    try:
+        chunks = await run(resources, "rag", {"question": "temp files?", "username": "ada"})
+        answer = "".join(c.get("answer", "") for c in chunks)
+        assert answer == "Call tempfile.mkstemp() for that. [1]"
+    finally:
+        await resources.aclose()
+
+
 async def test_the_condense_call_never_reaches_the_answer(resources: Resources) -> None:
     payload = {"question": "temp files?", "username": "ada", "session_id": "s1"}
     await run(resources, "chat", payload)
