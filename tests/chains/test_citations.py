@@ -159,6 +159,6 @@ def test_prompt_labels_follow_the_order_the_prompt_shows() -> None:
     from chains.passages import Passage, passage_lines, prompt_labels
 
     passages = [Passage(2, "best"), Passage(4, "next"), Passage(2, "more of the best")]
-    assert prompt_labels(passages) == {2: 1, 4: 2}
+    assert prompt_labels(passages) == {4: 1, 2: 2}  # the best line last, next to the question
     lines = passage_lines(passages)
-    assert lines[0].startswith("[1] best") and lines[1].startswith("[2] next")
+    assert lines[0].startswith("[1] next") and lines[1].startswith("[2] best … more of")

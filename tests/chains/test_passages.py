@@ -213,9 +213,10 @@ def test_passages_of_one_source_and_section_share_a_line_and_its_header():
     first, second = Passage(2, "a" * 40, "Title", "Sec"), Passage(2, "b" * 40, "Title", "Sec")
     other = Passage(1, "c" * 40, "Other", "")
     assert passage_lines([first, other, second]) == [
-        # At its best's place, labelled by that place (the answer's [1] becomes source 2).
-        "[1] " + "a" * 40 + " … " + "b" * 40 + " (from Title › Sec)",
-        "[2] " + "c" * 40 + " (from Other)",
+        "[1] " + "c" * 40 + " (from Other)",
+        # Placed by its best passage, the best line last, labelled by that place (the
+        # answer's [2] becomes source 2).
+        "[2] " + "a" * 40 + " … " + "b" * 40 + " (from Title › Sec)",
     ]
     alone = context_tokens([first])
     # The second passage of a line costs its text and the joiner, not another header.

@@ -28,7 +28,8 @@ def fake_model(*answers: str) -> GenericFakeChatModel:
 async def resources(tmp_path: Path) -> AsyncIterator[Resources]:
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
     # Turn 1: generate; turn 2: the LLM rewrite of the follow-up, then generate.
-    llm = fake_model("first answer [1]", "REWRITTEN QUESTION", "second answer [2]")
+    # Prompt labels: the best source is shown last, so label [2] is source 1, [1] source 2.
+    llm = fake_model("first answer [2]", "REWRITTEN QUESTION", "second answer [1]")
     settings = settings.model_copy(update={"follow_up_query": "llm"})
     resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
     yield resources
@@ -43,7 +44,7 @@ async def run(resources: Resources, stage: str, payload: dict[str, Any], **kw: A
 async def test_a_plain_stage_streams_text_and_nothing_else(resources: Resources) -> None:
     chunks = await run(resources, "formatted", {"question": "hi"})
     assert len(chunks) > 2 and all(isinstance(c, str) for c in chunks)
-    assert "".join(chunks) == "first answer [1]"
+    assert "".join(chunks) == "first answer [2]"  # no passages: nothing renumbered
 
 
 async def test_a_rag_stage_streams_sources_then_answer_chunks_then_one_closing_chunk(
