@@ -37,7 +37,7 @@ from chains.llm.from_stream import GeneratesFromStream
 
 HELD_CHARS = 160  # an opened bracket longer than this is text, not a copied header
 _COPIED = re.compile(
-    r"[ \t]*(?:\[(?:from\s[^\]\n]*|[^\]\n]*›[^\]\n]*|v?\d+\.\d+\.\d+[^\]\n]{0,30})\]"
+    r"[ \t]*(?:\[(?:from\s[^\]\n]*|[^\]\n]*›[^\]\n]*|v?\d+\.\d+\.\d+[^\]\n]{0,30})\]\]?"
     r"|\(from\s[^)\n]*›[^)\n]*\))",
     re.IGNORECASE,
 )
@@ -93,6 +93,7 @@ class CitationFilter:
         self._pending = ""
         self._shown_space = False  # the text shown so far ends with a space
         self._after_copy = False  # a copy after a shown space went: so do spaces after it
+        self._copy_ended = False  # the text held ended with a copy that went
 
     def feed(self, text: str) -> str:
         self._pending = self._cut_copies(self._pending + text)
@@ -109,7 +110,16 @@ class CitationFilter:
 
     def _cut_copies(self, text: str) -> str:
         """`text` without copied headers. A copy that opens `text` came after a space
-        already shown (a model's " " token before "[from"): the spaces after it go."""
+        already shown (a model's " " token before "[from"): the spaces after it go. A
+        second `]` right after a copied bracket goes with it (`… 2026-11-11 [from … ›
+        Version 7.17.3 — 2026-11-11]].`, release-notes test half), in the same text or
+        as the next token."""
+        if not text:
+            return text
+        if self._copy_ended and text.startswith("]"):
+            text = text[1:]
+        ends = [copy.end() for copy in self._copied.finditer(text)]
+        self._copy_ended = bool(ends) and ends[-1] == len(text)
         if self._copied.match(text) is not None and self._shown_space:
             self._after_copy = True
         text = self._copied.sub("", text)

@@ -53,6 +53,14 @@ def streamed(text: str, piece: int) -> str:
             "It is v4.4.0 [1].",
         ),
         ("Use heapq.merge (from heapq › Functions) [2].", "Use heapq.merge [2]."),
+        (  # release-notes test half, c08: a second bracket after the copy
+            "It came out on 2026-11-11 [from Change history › Version 7.17.3 — 2026-11-11]].",
+            "It came out on 2026-11-11.",
+        ),
+        (
+            "Index x[from_y]] stays when nothing was cut.",
+            "Index x[from_y]] stays when nothing was cut.",
+        ),
         ("Use math.sqrt(x) [1].", "Use math.sqrt(x) [1]."),
         ("Index with a[i] or list[int] [1, 3].", "Index with a[i] or list[int] [1, 3]."),
         ("Counted (from zero) in order [2].", "Counted (from zero) in order [2]."),
