@@ -40,7 +40,8 @@ async def recall(settings: Settings, rows: list[dict[str, Any]], budget: int) ->
     import numpy as np
 
     from chains.embeddings.factory import embed_texts
-    from chains.passages import approx_tokens, focus
+    from chains.passages import focus
+    from chains.prompt_lines import approx_tokens
     from chains.retrieval import format_passages
     from graph.resources import Resources
 

@@ -21,13 +21,8 @@ from chains.index.filters import InvalidSearch, validate_filter
 from chains.index.fusion import cap_per_source, query_alpha
 from chains.index.local import LocalHybridIndex
 from chains.models.embedding_model import embedding_model_name, query_backend
-from chains.passages import (
-    PASSAGES_FORMAT,
-    Passage,
-    fence_escape,
-    passage_lines,
-    passage_texts,
-)
+from chains.passages import PASSAGES_FORMAT, Passage, passage_texts
+from chains.prompt_lines import fence_escape, passage_lines
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -226,9 +221,10 @@ def reset_retrievers() -> None:
 def format_passages(passages: Sequence[Passage], fence: Literal["tags", "heading"] = "tags") -> str:
     """Fence passages as data for the prompt, each line with its source's number and place.
 
-    A line reads `[n] <text> … <text> (from <title> › <section>)` (`chains.passages.passage_lines`,
-    whose length the context budget counts), so the model sees which document, release
-    or chapter a passage is about even when its text does not say.
+    A line reads `[n] <text> … <text> (from <title> › <section>)`
+    (`chains.prompt_lines.passage_lines`, whose length the context budget counts), so the
+    model sees which document, release or chapter a passage is about even when its text
+    does not say.
     `tags` wraps them in `<passages>` with their text and headers escaped, so none can
     close the fence; `heading` only puts them under a heading, for the embedded 135M
     model, which copies tags into its answers (and follows no instruction well enough to

@@ -19,13 +19,8 @@ from chains.index.fusion import asks_for_release
 from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
 from chains.models.presets import context_tokens, prompt_style, release_context_tokens
-from chains.passages import (
-    cites_a_source,
-    focus,
-    prompt_labels,
-    shown_headers,
-    supporting_passage,
-)
+from chains.passages import cites_a_source, focus, supporting_passage
+from chains.prompt_lines import prompt_labels, shown_headers
 from chains.retrieval import format_passages
 from graph.context import RequestContext, SearchParams, queue_key
 from graph.options import GraphOptions

@@ -9,7 +9,7 @@ shows only `[n]` as a citation, so the copies are cut from the stream, before an
 sees them (the browser, history, `/v1`, Agent Protocol clients all read this stream).
 An answer left citing nothing gets its `[n]` from `graph.nodes` afterwards, as before.
 
-The prompt labels its lines 1, 2, ... in the order it shows them (`chains.passages.
+The prompt labels its lines 1, 2, ... in the order it shows them (`chains.prompt_lines.
 prompt_labels`); the labels the answer cites become the sources' own numbers here too, as
 the text is shown. Only a run of citations not glued to a word is renumbered (`[1]`,
 `[1, 2]`, `[1][3]`), never an index such as `a[1]` or `x[0][1]`.
@@ -180,9 +180,9 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
 
     model: BaseChatModel
     sources: dict[int, int] = {}
-    """Prompt label → source number (`chains.passages.prompt_labels`, inverted)."""
+    """Prompt label → source number (`chains.prompt_lines.prompt_labels`, inverted)."""
     headers: list[str] = []
-    """The passage headers the prompt showed (`chains.passages.passage_header`)."""
+    """The passage headers the prompt showed (`chains.prompt_lines.passage_header`)."""
 
     @property
     def _llm_type(self) -> str:

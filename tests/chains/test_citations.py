@@ -164,7 +164,8 @@ def test_cited_prompt_labels_become_source_numbers(answer: str, shown: str, piec
 
 
 def test_prompt_labels_follow_the_order_the_prompt_shows() -> None:
-    from chains.passages import Passage, passage_lines, prompt_labels
+    from chains.passages import Passage
+    from chains.prompt_lines import passage_lines, prompt_labels
 
     passages = [Passage(2, "best"), Passage(4, "next"), Passage(2, "more of the best")]
     assert prompt_labels(passages) == {4: 1, 2: 2}  # the best line last, next to the question
