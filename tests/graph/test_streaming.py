@@ -63,34 +63,31 @@ async def test_a_rag_stage_streams_sources_then_answer_chunks_then_one_closing_c
     assert closing["session_id"] == "s1" and closing["message_id"]
 
 
+async def rag_answer(tmp_path: Path, said: str) -> tuple[str, list[str]]:
+    """What `/rag` streams when the model says `said`, and the history stored after it."""
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    resources = Resources(settings=settings, llm=fake_model(said), retriever=FakeRetriever())
+    try:
+        chunks = await run(resources, "rag", {"question": "temp files?", "username": "ada"})
+        store = await resources.history_store()
+        stored = await store.get_user_chat_history("ada")
+        return "".join(c.get("answer", "") for c in chunks), [m.content for m in stored]
+    finally:
+        await resources.aclose()
+
+
 async def test_an_answer_that_cites_nothing_gets_the_number_of_the_passage_it_quotes(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    llm = fake_model("Call tempfile.mkstemp() for that.")
-    resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
-    try:
-        chunks = await run(resources, "rag", {"question": "temp files?", "username": "ada"})
-        answer = "".join(c.get("answer", "") for c in chunks)
-        # FakeRetriever's first chunk is the one about tempfile.mkstemp().
-        assert answer == "Call tempfile.mkstemp() for that. [1]"
-        store = await resources.history_store()
-        stored = await store.get_user_chat_history("ada")
-        assert stored[-1].content == answer
-    finally:
-        await resources.aclose()
+    answer, stored = await rag_answer(tmp_path, "Call tempfile.mkstemp() for that.")
+    # FakeRetriever's first chunk is the one about tempfile.mkstemp().
+    assert answer == "Call tempfile.mkstemp() for that. [1]"
+    assert stored[-1] == answer
 
 
 async def test_a_header_the_prompt_showed_is_cut_from_the_answer(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    llm = fake_model("Call tempfile.mkstemp() (from tempfile) for that.")
-    resources = Resources(settings=settings, llm=llm, retriever=FakeRetriever())
-    try:
-        chunks = await run(resources, "rag", {"question": "temp files?", "username": "ada"})
-        answer = "".join(c.get("answer", "") for c in chunks)
-        assert answer == "Call tempfile.mkstemp() for that. [1]"
-    finally:
-        await resources.aclose()
+    answer, _ = await rag_answer(tmp_path, "Call tempfile.mkstemp() (from tempfile) for that.")
+    assert answer == "Call tempfile.mkstemp() for that. [1]"
 
 
 async def test_the_condense_call_never_reaches_the_answer(resources: Resources) -> None:
