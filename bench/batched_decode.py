@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.report import Row, not_available, run_cli
+from bench.report import Row, cpu_description, not_available, run_cli
 from bench.stats import median, ms
 from bench.synthetic_index import SAMPLES, TEXT_SUFFIXES, scratch_settings
 from chains.llm.batch_engine import fill_batch
@@ -237,19 +237,12 @@ def first_token_mixed(
 
 
 def machine_notes() -> str:
-    """The CPU model and the load average, for the note of the first row."""
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        cpu = "unknown CPU"
+    """The CPU and the load average, for the note of the first row."""
     try:
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         load = "unknown"
+    cpu = cpu_description()
     return f"{cpu}, {os.cpu_count()} cores, load average {load} at start"
 
 

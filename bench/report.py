@@ -68,8 +68,48 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's name, family and model, and its widest vector unit.
+
+    Machines of one kind differ (Zen 3 without AVX-512, Zen 4 with it, Intel with AMX),
+    and `model name` alone often says only "AMD EPYC": every timing needs this beside it.
+    """
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return "unknown CPU"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first CPU is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    if "avx512f" in flags:
+        extras = [name for flag, name in _AVX512_EXTRAS if flag in flags]
+        vectors = "AVX-512" + (f" ({', '.join(extras)})" if extras else "")
+    else:
+        vectors = "AVX2, no AVX-512" if "avx2" in flags else "no AVX2"
+    if any(flag.startswith("amx") for flag in flags):
+        vectors += ", AMX"
+    name = fields.get("model name", "unknown CPU")
+    family, model = fields.get("cpu family"), fields.get("model")
+    where = f" family {family} model {model}" if family and model else ""
+    return f"{name}{where}, {vectors}"
+
+
+_AVX512_EXTRAS = (
+    ("avx512_vnni", "VNNI"),
+    ("avx512vbmi", "VBMI"),
+    ("avx512_bf16", "BF16"),
+)
+
+
 def render_report(
-    rows: list[Row], elapsed_s: float, notes: list[str], appendix: list[str] | None = None
+    rows: list[Row],
+    elapsed_s: float,
+    notes: list[str],
+    appendix: list[str] | None = None,
 ) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     misses = sum(row.verdict == "MISS" for row in rows)
@@ -78,6 +118,8 @@ def render_report(
         "",
         f"{stamp} · {os.cpu_count()} cores · Python {platform.python_version()} · "
         f"{elapsed_s:.0f} s · {misses} miss(es)",
+        "",
+        f"CPU: {cpu_description()}.",
         "",
         "Every figure is a median over repeated runs; comparisons are measured side by side "
         "in the same run. Plot: `concurrency.png`.",

@@ -56,6 +56,7 @@ BENCHMARKS = [
         ("--embedding-model", "all-mpnet-base-v2"),
     ),
     Benchmark("upload to searchable", "bench.upload_speed"),
+    Benchmark("context recall", "bench.context_recall"),
     Benchmark("real model end to end", "bench.real_model"),
     Benchmark("llama.cpp builds", "bench.llama_builds"),
     Benchmark("several askers on one model", "bench.model_queue"),
@@ -99,6 +100,19 @@ def wait_for_idle(max_wait_s: float) -> tuple[float, float]:
     return busy, time.monotonic() - started
 
 
+def run_notes(busy: list[str], total_wait: float, quick: bool) -> list[str]:
+    """The report's notes: how busy the machine was before each benchmark, and waits."""
+    notes = [
+        "CPU busy with other processes just before each benchmark (should be near 0 %): "
+        + ", ".join(busy),
+    ]
+    if total_wait >= 1.5 * len(busy) + 1:
+        notes.append(f"Waited {total_wait:.0f} s in all for the machine to be idle (--wait-idle).")
+    if quick:
+        notes.append("QUICK MODE: one tiny iteration each; the figures mean nothing.")
+    return notes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one tiny iteration of each")
@@ -125,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     appendix: list[str] = []
     busy: list[str] = []
     total_wait = 0.0
-    for bench in BENCHMARKS:
-        if args.only and bench.label not in args.only:
-            continue
+    chosen = [b for b in BENCHMARKS if not args.only or b.label in args.only]
+    if not chosen:
+        parser.error(f"no benchmark is labelled {' or '.join(map(repr, args.only))}")
+    for done, bench in enumerate(chosen, start=1):
         before, waited = wait_for_idle(args.wait_idle)
         total_wait += waited
         print(f"[bench] {bench.label} (machine {before:.0%} busy before) ...", file=sys.stderr)
@@ -137,17 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         appendix += outcome.appendix
         busy.append(f"{bench.label} {before:.0%}")
         print(f"[bench] {bench.label}: {time.perf_counter() - lap:.0f} s", file=sys.stderr)
-    notes = [
-        "CPU busy with other processes just before each benchmark (should be near 0 %): "
-        + ", ".join(busy),
-    ]
-    if total_wait >= 1.5 * len(busy) + 1:
-        notes.append(f"Waited {total_wait:.0f} s in all for the machine to be idle (--wait-idle).")
-    if args.quick:
-        notes.append("QUICK MODE: one tiny iteration each; the figures mean nothing.")
-    report = render_report(rows, time.perf_counter() - started, notes, appendix)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report, encoding="utf-8")
+        # Written after every benchmark: a full run takes hours, and one that is stopped
+        # or dies late keeps the figures it had, marked as partial.
+        notes = run_notes(busy, total_wait, args.quick)
+        if done < len(chosen):
+            notes.append(f"PARTIAL: {done} of {len(chosen)} benchmarks so far; still running.")
+        report = render_report(rows, time.perf_counter() - started, notes, appendix)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report, encoding="utf-8")
     print(report)
     print(f"[bench] wrote {out}", file=sys.stderr)
     return 0

@@ -186,6 +186,21 @@ def test_upload_speed_quick(small_model: None) -> None:
     assert all(row.value > 0 for row in rows), rows  # type: ignore[operator]
 
 
+def test_context_recall_quick() -> None:
+    """Both labelled sets' test halves, at the budgets /chat would give each question."""
+    from bench import context_recall
+
+    rows = context_recall.main(quick=True)
+    figures = {r.figure: r for r in rows}
+    for label in ("answers.jsonl", "release notes"):
+        shipped = figures[f"{label}, test half: fact in the prompt's passages, shipped budgets"]
+        assert 0.0 <= shipped.value <= 1.0  # type: ignore[operator]
+        assert shipped.target == "≥ 0.90"
+        retrieved = figures[f"{label}, test half: fact among the 5 retrieved chunks"]
+        assert shipped.value <= retrieved.value  # type: ignore[operator]
+        assert figures[f"{label}, test half: passage block p50, shipped budgets"].value > 0  # type: ignore[operator]
+
+
 def test_release_notes_quick() -> None:
     from bench import release_notes
 
