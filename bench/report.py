@@ -106,10 +106,7 @@ _AVX512_EXTRAS = (
 
 
 def render_report(
-    rows: list[Row],
-    elapsed_s: float,
-    notes: list[str],
-    appendix: list[str] | None = None,
+    rows: list[Row], elapsed_s: float, notes: list[str], appendix: list[str] | None = None
 ) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     misses = sum(row.verdict == "MISS" for row in rows)
