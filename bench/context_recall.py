@@ -45,15 +45,12 @@ SHIPPED = "shipped"
 
 
 def budget_for(settings: Settings, question: str, budget: int | str) -> int:
-    """`budget`, or with `SHIPPED` the one `/chat` chooses for `question` (graph/nodes)."""
+    """`budget`, or with `SHIPPED` the one `/chat` chooses for `question`."""
     if budget != SHIPPED:
         return int(budget)
-    from chains.index.fusion import asks_for_release
-    from chains.models.presets import context_tokens, release_context_tokens
+    from graph.nodes import passage_budget
 
-    return (
-        release_context_tokens(settings) if asks_for_release(question) else context_tokens(settings)
-    )
+    return passage_budget(settings, question)
 
 
 async def recall(

@@ -27,6 +27,7 @@ from graph.options import GraphOptions
 from graph.resources import Resources
 from graph.state import ChatState
 from graph.streaming import QueuePlaceRelay
+from settings import Settings
 
 CONDENSE_MAX_TOKENS = 96
 
@@ -35,6 +36,14 @@ def model_config(state: ChatState, config: RunnableConfig) -> RunnableConfig:
     """`config` for a model call: it waits in the model's queue as its asker."""
     metadata = {**(config.get("metadata") or {}), QUEUE_KEY: queue_key(state, config)}
     return {**config, "metadata": metadata}
+
+
+def passage_budget(settings: Settings, question: str) -> int:
+    """The tokens of passages `question` gets: fewer for one that asks which release did
+    something, or when (`release_context_tokens`), else `CONTEXT_TOKENS` or the preset's."""
+    if asks_for_release(question):
+        return release_context_tokens(settings)
+    return context_tokens(settings)
 
 
 def previous_question(history: list[BaseMessage]) -> str | None:
@@ -147,11 +156,7 @@ class ChatNodes:
 
         question = state.get("standalone_question") or state["question"]
         settings = self.resources.settings
-        budget = (
-            release_context_tokens(settings)
-            if asks_for_release(question)
-            else context_tokens(settings)
-        )
+        budget = passage_budget(settings, question)
         passages = await asyncio.to_thread(
             focus, question, documents, budget, embed_question, embed_texts
         )
