@@ -13,10 +13,10 @@ PYTEST_ARGS ?=
 install: $(STAMP)  ## create .venv and install the project with its dev extras (idempotent)
 
 # llama.cpp is compiled here, twice where the CPU has AVX-512: once for this CPU's vector
-# units (chains/llm/cpu_flags.py names them, never AMX: a native build died on its first
-# decode on a machine with AMX) and once portable (AVX2), kept beside the venv's own under
-# $(VENV)/llama-portable. The server probes the tuned build in a child process at first
-# start and falls back to the portable one if it dies (chains/llm/llama_build.py). pip's
+# units (chains/llm/cpu_flags.py names them; AMX stays off in this build) and once portable
+# (AVX2), kept beside the venv's own under $(VENV)/llama-portable; a CPU with AMX gets a
+# third, below. The server probes the builds in child processes at first start and keeps
+# the fastest that survives, the portable one if the others die (chains/llm/llama_build.py). pip's
 # own wheel cache does not key on CMAKE_ARGS, so each wheel is built into a folder named
 # after the version and its flags, and reused from there.
 LLAMA_CPP_VERSION := 0.3.36
@@ -27,6 +27,14 @@ llama_wheels = $(LLAMA_WHEELS_ROOT)/$(shell echo '$(LLAMA_CPP_VERSION) $(1)' | s
 LLAMA_PORTABLE_WHEELS := $(call llama_wheels,$(LLAMA_PORTABLE_ARGS))
 LLAMA_TUNED_WHEELS := $(call llama_wheels,$(LLAMA_TUNED_ARGS))
 LLAMA_PORTABLE_DIR := $(VENV)/llama-portable
+# On a CPU with AMX a third build: the tuned flags plus AMX, from the sdist (checked against
+# PyPI's published SHA-256) with a fix to llama.cpp's AMX tile setup applied; without the fix
+# its kernels die on their first tile instruction (the patch file says why).
+LLAMA_AMX_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py amx)
+LLAMA_SDIST_SHA256 := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+LLAMA_AMX_PATCH := deploy/patches/llama-cpp-amx-tile-config.patch
+LLAMA_AMX_WHEELS := $(call llama_wheels,$(LLAMA_AMX_ARGS) $(shell sha256sum $(LLAMA_AMX_PATCH)))
+LLAMA_AMX_DIR := $(VENV)/llama-amx
 
 # $(call build_llama,WHEEL_DIR,CMAKE_ARGS): compile the wheel once into WHEEL_DIR.
 define build_llama
@@ -36,7 +44,23 @@ define build_llama
 	    --no-cache-dir -w $(1) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
 endef
 
-$(STAMP): pyproject.toml Makefile chains/llm/cpu_flags.py
+# $(call build_llama_patched,WHEEL_DIR,CMAKE_ARGS,PATCH): the same from the verified sdist
+# with PATCH applied.
+define build_llama_patched
+	@ls $(1)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	  set -e; src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
+	  sdist=$$src/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz; \
+	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) with $(2) and $(3) once (4 to 10 minutes on 2 cores)"; \
+	  $(BIN)/python -m pip download --quiet --no-deps --no-binary :all: -d $$src \
+	    "llama-cpp-python==$(LLAMA_CPP_VERSION)"; \
+	  echo "$(LLAMA_SDIST_SHA256)  $$sdist" | sha256sum --check --quiet; \
+	  tar -xzf $$sdist -C $$src; \
+	  patch --quiet --forward -p1 -d $$src/llama_cpp_python-$(LLAMA_CPP_VERSION) < $(3); \
+	  CMAKE_ARGS="$(2)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir -w $(1) \
+	    $$src/llama_cpp_python-$(LLAMA_CPP_VERSION); }
+endef
+
+$(STAMP): pyproject.toml Makefile chains/llm/cpu_flags.py $(LLAMA_AMX_PATCH)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first: a bare `torch` requirement would pull the CUDA build.
@@ -48,8 +72,14 @@ ifneq ($(LLAMA_TUNED_ARGS),$(LLAMA_PORTABLE_ARGS))
 	$(call build_llama,$(LLAMA_PORTABLE_WHEELS),$(LLAMA_PORTABLE_ARGS))
 	$(BIN)/python -m pip install --quiet --no-deps --target $(LLAMA_PORTABLE_DIR) $(LLAMA_PORTABLE_WHEELS)/llama_cpp_python-*.whl
 endif
-	printf '{"version": "%s", "tuned": "%s", "portable": "%s"}\n' "$(LLAMA_CPP_VERSION)" \
-	  "$(LLAMA_TUNED_ARGS)" "$(LLAMA_PORTABLE_ARGS)" > $(VENV)/llama-builds.json
+	rm -rf $(LLAMA_AMX_DIR)
+ifneq ($(LLAMA_AMX_ARGS),)
+	$(call build_llama_patched,$(LLAMA_AMX_WHEELS),$(LLAMA_AMX_ARGS),$(LLAMA_AMX_PATCH))
+	$(BIN)/python -m pip install --quiet --no-deps --target $(LLAMA_AMX_DIR) $(LLAMA_AMX_WHEELS)/llama_cpp_python-*.whl
+endif
+	printf '{"version": "%s", "tuned": "%s", "portable": "%s", "amx": "%s"}\n' \
+	  "$(LLAMA_CPP_VERSION)" "$(LLAMA_TUNED_ARGS)" "$(LLAMA_PORTABLE_ARGS)" "$(LLAMA_AMX_ARGS)" \
+	  > $(VENV)/llama-builds.json
 	$(BIN)/python -m pip install --quiet -e '.[dev,mpnet]'
 	@touch $(STAMP)
 

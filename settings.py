@@ -51,11 +51,11 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=4096, ge=512, le=32768)
     llm_threads: int = Field(default=0, ge=0, description="0 = number of cores")
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
-    llama_build: Literal["auto", "tuned", "portable"] = Field(
+    llama_build: Literal["auto", "tuned", "amx", "portable"] = Field(
         default="auto",
-        description="local: the llama.cpp build for this CPU's AVX-512 family, or the portable "
-        "(AVX2) one; auto probes both in child processes at first start, keeps the fastest "
-        "that survives",
+        description="local: the llama.cpp build for this CPU's AVX-512 family, the same plus "
+        "AMX (CPUs with AMX), or the portable (AVX2) one; auto probes each in a child process "
+        "at first start, keeps the fastest that survives",
     )
     llm_prefix_cache_bytes: int = Field(
         default=256 * 1024 * 1024, ge=0, description="RAM for kept prompt states; 0 = none"

@@ -1,8 +1,9 @@
-"""llama.cpp builds side by side: the one compiled for this CPU against the portable one.
+"""llama.cpp builds side by side: the ones compiled for this CPU against the portable one.
 
 `make install` compiles llama-cpp-python twice on a CPU with AVX-512 (`chains/llm/cpu_flags.py`):
-into the venv for this CPU's AVX-512 family, and portable (AVX2) under `.venv/llama-portable`.
-This times both on the default model, in child processes (one llama.cpp each, as the server's
+into the venv for this CPU's AVX-512 family, and portable (AVX2) under `.venv/llama-portable`;
+on a CPU with AMX a third time, the AVX-512 flags plus AMX, under `.venv/llama-amx`.
+This times each on the default model, in child processes (one llama.cpp each, as the server's
 probe does), interleaved round by round so a busy spell hits both: a prompt evaluated from
 scratch, and generation after it. Medians over the rounds; the ratio is the figure the
 issue asks for (target ≥ 1.3× for prompt evaluation).
@@ -77,32 +78,31 @@ def main(quick: bool = False) -> list[Row]:
         except LLMUnavailable as exc:
             return [not_available(NAME, str(exc))]
         threads = settings.llm_threads or os.cpu_count() or 1
-        runs: dict[str, list[dict[str, object]]] = {"portable": [], "tuned": []}
+        names = [name for name in ("portable", "tuned", "amx") if name in builds]
+        runs: dict[str, list[dict[str, object]]] = {name: [] for name in names}
         for _ in range(2 if quick else 3):
-            for name in runs:  # interleaved: a busy spell hits both builds
+            for name in runs:  # interleaved: a busy spell hits every build
                 runs[name].append(run_build(builds[name], gguf, threads))
     rows = []
     for name, results in runs.items():
         prompt = median([float(r["prompt_tps"]) for r in results])
         generation = median([float(r["gen_tps"]) for r in results])
-        avx512 = [f for f in results[0]["features"] if str(f).startswith("AVX512")]  # type: ignore[union-attr]
-        note = f"{builds[name].cmake_args}; AVX-512: {', '.join(avx512) or 'none'}"
+        wide = [f for f in results[0]["features"] if str(f).startswith(("AVX512", "AMX"))]  # type: ignore[union-attr]
+        note = f"{builds[name].cmake_args}; AVX-512/AMX: {', '.join(wide) or 'none'}"
         rows.append(
             Row(NAME, f"{name}: prompt eval, {PROMPT_TOKENS} tokens", prompt, "tok/s", note=note)
         )
         rows.append(Row(NAME, f"{name}: generation", generation, "tok/s"))
-    ratio = rows[2].value / rows[0].value  # type: ignore[operator]
+    prompt_rate = {name: rows[2 * i].value for i, name in enumerate(runs)}
+    ratio = prompt_rate["tuned"] / prompt_rate["portable"]  # type: ignore[operator]
+    setup = f"{gguf.name}, {threads} threads, medians of interleaved rounds"
     rows.append(
-        Row(
-            NAME,
-            "tuned / portable prompt eval",
-            ratio,
-            "×",
-            "≥ 1.3",
-            ratio >= 1.3,
-            note=f"{gguf.name}, {threads} threads, medians of interleaved rounds",
-        )
+        Row(NAME, "tuned / portable prompt eval", ratio, "×", "≥ 1.3", ratio >= 1.3, note=setup)
     )
+    if "amx" in prompt_rate:
+        for other in ("portable", "tuned"):
+            amx_ratio = prompt_rate["amx"] / prompt_rate[other]  # type: ignore[operator]
+            rows.append(Row(NAME, f"amx / {other} prompt eval", amx_ratio, "×", note=setup))
     return rows
 
 

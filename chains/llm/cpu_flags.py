@@ -1,10 +1,14 @@
-"""The CMake flags that compile llama.cpp for this CPU's vector units, never for AMX.
+"""The CMake flags that compile llama.cpp for this CPU's vector units.
 
-`-DGGML_NATIVE=ON` would ask the compiler for everything the CPU has, AMX included, and a
-native build died on its first decode on a machine with AMX. So the flags are named: the
-portable base (AVX2, FMA, F16C), plus each AVX-512 extension ggml has kernels for that
-`/proc/cpuinfo` lists. `make install` runs this file with the system Python before the
-virtual environment exists, so it imports nothing but the standard library.
+The flags are named rather than `-DGGML_NATIVE=ON`: the portable base (AVX2, FMA, F16C),
+plus each AVX-512 extension ggml has kernels for that `/proc/cpuinfo` lists. `tuned` never
+switches AMX on: llama.cpp's AMX kernels as llama-cpp-python 0.3.36 vendors them die on their
+first tile instruction (a native build did, on a machine with AMX). On a CPU with AMX,
+`amx` names a third build, the tuned flags plus AMX, which `make install` compiles from the
+sdist with `deploy/patches/llama-cpp-amx-tile-config.patch` applied; the server probes it in
+a child process like the others (`chains.llm.llama_build`). `make install` runs this file
+with the system Python before the virtual environment exists, so it imports nothing but
+the standard library.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ _EXTENSIONS = (
     ("avx_vnni", "-DGGML_AVX_VNNI=ON"),
 )
 _PORTABLE_BASE = {"avx2", "fma", "f16c"}
+# ggml's AMX kernels need AMX-INT8 and AVX512-VNNI (`ggml-cpu/amx/common.h`).
+_AMX_BASE = {"amx_tile", "amx_int8", "avx512_vnni"}
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -55,7 +61,18 @@ def tuned_cmake_args(flags: frozenset[str]) -> tuple[str, ...]:
     )
 
 
+def amx_cmake_args(flags: frozenset[str]) -> tuple[str, ...]:
+    """The tuned flags plus AMX on a CPU with AMX-INT8; nothing (no AMX build) without it."""
+    tuned = tuned_cmake_args(flags)
+    if tuned == PORTABLE or not flags >= _AMX_BASE:
+        return ()
+    bf16 = ("-DGGML_AMX_BF16=ON",) if "amx_bf16" in flags else ()
+    return (*tuned, "-DGGML_AMX_TILE=ON", "-DGGML_AMX_INT8=ON", *bf16)
+
+
 if __name__ == "__main__":
     wanted = sys.argv[1] if len(sys.argv) > 1 else "tuned"
-    args = PORTABLE if wanted == "portable" else tuned_cmake_args(cpu_flags())
-    print(" ".join(args))
+    build = {"portable": lambda flags: PORTABLE, "amx": amx_cmake_args}.get(
+        wanted, tuned_cmake_args
+    )
+    print(" ".join(build(cpu_flags())))

@@ -1,12 +1,13 @@
-"""Which llama.cpp build the local model loads: the one compiled for this CPU, or portable.
+"""Which llama.cpp build the local model loads: one compiled for this CPU, or portable.
 
 `make install` compiles llama.cpp for this CPU's AVX-512 family (`cpu_flags`) into the
-virtual environment and, beside it, a portable AVX2 build under `llama-portable/`. A
-build compiled for one CPU can still die on another of the same machine kind (a native
-build crashed on its first decode on a machine with AMX), and a crash in llama.cpp kills
-the whole process, so the builds are tried in child processes first: each loads the model
-and evaluates a prompt, and the fastest one that survives is chosen, once per CPU, model
-and build (`chains.models.measured_choice`). The portable build is the fallback.
+virtual environment and, beside it, a portable AVX2 build under `llama-portable/`; on a CPU
+with AMX also an AMX build under `llama-amx/` (patched, `cpu_flags`). A build compiled for
+one CPU can still die on another of the same machine kind (unpatched AMX kernels died on
+their first tile instruction), and a crash in llama.cpp kills the whole process, so the
+builds are tried in child processes first: each loads the model and evaluates a prompt,
+and the fastest one that survives is chosen, once per CPU, model and build
+(`chains.models.measured_choice`). The portable build is the fallback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from chains.llm.errors import LLMUnavailable
 from chains.models.measured_choice import fastest
 from settings import Settings
 
@@ -29,6 +31,7 @@ log = logging.getLogger("ragchat.llm")
 
 BUILDS_RECORD = "llama-builds.json"  # written by `make install` into the venv
 PORTABLE_FOLDER = "llama-portable"
+AMX_FOLDER = "llama-amx"
 PROBE_TOKENS = 128
 
 # The child: load the model, evaluate a prompt, print the seconds it took and the build's
@@ -54,7 +57,8 @@ class LlamaBuild:
     """One compiled llama.cpp: its CMake flags and where its package lies."""
 
     name: str
-    """`tuned` (this CPU's AVX-512 family), `portable` (AVX2) or `installed` (the only one)."""
+    """`tuned` (this CPU's AVX-512 family), `amx` (the same plus AMX), `portable` (AVX2), or
+    `installed` (the only one)."""
     cmake_args: str
     folder: Path | None
     """Put first on `sys.path` to load this build; None: the venv's own package."""
@@ -85,6 +89,9 @@ def installed_builds(prefix: Path | None = None) -> dict[str, LlamaBuild]:
     folder = prefix / PORTABLE_FOLDER
     if (folder / "llama_cpp").is_dir():
         builds["portable"] = LlamaBuild("portable", portable, folder)
+    amx, folder = str(record.get("amx", "")), prefix / AMX_FOLDER
+    if amx and (folder / "llama_cpp").is_dir():
+        builds["amx"] = LlamaBuild("amx", amx, folder)
     return builds
 
 
@@ -129,6 +136,11 @@ def choose_build(settings: Settings, gguf: Path) -> BuildChoice:
         (only,) = builds.values()
         return BuildChoice(only, f"the one {only.name} build installed")
     if settings.llama_build != "auto":
+        if settings.llama_build not in builds:
+            raise LLMUnavailable(
+                f"LLAMA_BUILD={settings.llama_build}: not installed here "
+                f"(this install has {', '.join(builds)}; `make install` builds what this CPU runs)"
+            )
         return BuildChoice(builds[settings.llama_build], f"LLAMA_BUILD={settings.llama_build}")
     threads = settings.llm_threads or os.cpu_count() or 1
     key = {
@@ -146,17 +158,17 @@ def choose_build(settings: Settings, gguf: Path) -> BuildChoice:
             failures[build.name] = str(exc)
             raise
 
-    # The portable build comes first: it is what remains when the other fails.
-    candidates = {name: (lambda b=builds[name]: timing(b)) for name in ("portable", "tuned")}
+    # The portable build comes first: it is what remains when the others fail.
+    order = [name for name in ("portable", "tuned", "amx") if name in builds]
+    candidates = {name: (lambda b=builds[name]: timing(b)) for name in order}
     path = settings.resolved_models_dir / "measured" / f"llama-build-{gguf.stem}.json"
     name, seconds = fastest(path, key, candidates)
-    if "tuned" not in seconds:
-        why = failures.get("tuned", "the tuned build failed its probe on this CPU")
-        note = f"{why}: running the portable build"
+    rates = ", ".join(f"{n} {PROBE_TOKENS / s:.0f} tok/s" for n, s in seconds.items())
+    note = f"{name} build, the fastest here ({rates})"
+    died = [failures.get(n, f"the {n} build failed its probe") for n in order if n not in seconds]
+    if died:
+        note = f"{'; '.join(died)}: running the {name} build ({rates})"
         log.warning("llama.cpp: %s", note)
-    else:
-        rates = ", ".join(f"{n} {PROBE_TOKENS / s:.0f} tok/s" for n, s in seconds.items())
-        note = f"{name} build, the faster here ({rates})"
     return BuildChoice(builds[name], note)
 
 

@@ -1,5 +1,5 @@
-"""Which llama.cpp build loads: flags for this CPU (never AMX), and the fallback when the
-tuned build dies in its probe. The probes are real child processes."""
+"""Which llama.cpp build loads: flags for this CPU (AMX only in its own build), and the
+fallback when a build dies in its probe. The probes are real child processes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from chains.llm import llama_build
-from chains.llm.cpu_flags import PORTABLE, cpu_flags, tuned_cmake_args
+from chains.llm.cpu_flags import PORTABLE, amx_cmake_args, cpu_flags, tuned_cmake_args
+from chains.llm.errors import LLMUnavailable
 from chains.llm.llama_build import LlamaBuild, ProbeFailed, choose_build, installed_builds, probe
 from chains.models.bundled import bundled_gguf_path
 from settings import Settings
@@ -38,6 +39,15 @@ def test_an_avx512_cpu_gets_its_extensions_and_never_amx(tmp_path):
     assert not [arg for arg in args if "AMX" in arg]
 
 
+def test_only_a_cpu_with_amx_gets_an_amx_build(tmp_path):
+    args = amx_cmake_args(flags_of(tmp_path, SAPPHIRE_RAPIDS))
+    assert set(tuned_cmake_args(flags_of(tmp_path, SAPPHIRE_RAPIDS))) < set(args)
+    assert {"-DGGML_AMX_TILE=ON", "-DGGML_AMX_INT8=ON", "-DGGML_AMX_BF16=ON"} <= set(args)
+    assert amx_cmake_args(flags_of(tmp_path, ZEN4)) == ()
+    # AMX-INT8 without the AVX-512 its kernels also use: no AMX build.
+    assert amx_cmake_args(flags_of(tmp_path, "avx2 fma f16c amx_tile amx_int8")) == ()
+
+
 def test_a_cpu_without_avx512_builds_portable(tmp_path):
     assert tuned_cmake_args(flags_of(tmp_path, "fpu sse2 avx avx2 fma f16c")) == PORTABLE
     assert tuned_cmake_args(frozenset()) == PORTABLE  # no /proc/cpuinfo
@@ -53,6 +63,10 @@ def test_a_venv_without_a_builds_record_has_one_build(tmp_path):
     (tmp_path / "llama-portable" / "llama_cpp").mkdir(parents=True)
     builds = installed_builds(tmp_path)
     assert builds["portable"].folder == tmp_path / "llama-portable"
+    record.write_text(json.dumps({"tuned": "-DX", "portable": "-DY", "amx": "-DX -DZ"}))
+    assert "amx" not in installed_builds(tmp_path)  # recorded, but no folder
+    (tmp_path / "llama-amx" / "llama_cpp").mkdir(parents=True)
+    assert installed_builds(tmp_path)["amx"] == LlamaBuild("amx", "-DX -DZ", tmp_path / "llama-amx")
 
 
 @pytest.fixture
@@ -95,6 +109,34 @@ def test_the_portable_build_is_chosen_when_the_tuned_one_dies(
     assert choose_build(settings, small_gguf).build is portable
 
 
+@pytest.mark.slow
+def test_a_dying_amx_build_leaves_the_fastest_that_survives(
+    crashing_build, small_gguf, tmp_path, monkeypatch
+):
+    venv_own = LlamaBuild("tuned", "-DGGML_AVX512=ON", None)
+    portable = LlamaBuild("portable", "-DGGML_NATIVE=OFF", None)
+    amx = LlamaBuild("amx", "-DGGML_AMX_INT8=ON", crashing_build.folder)
+    builds = {"tuned": venv_own, "portable": portable, "amx": amx}
+    monkeypatch.setattr(llama_build, "installed_builds", lambda: builds)
+    choice = choose_build(Settings(data_dir=tmp_path, llm_threads=1, _env_file=None), small_gguf)
+    assert choice.build in (venv_own, portable)
+    assert "the amx build died with signal 11" in choice.note
+    assert f"running the {choice.build.name} build" in choice.note
+
+
+def test_naming_a_build_this_install_lacks_says_what_it_has(tmp_path, monkeypatch, small_gguf):
+    builds = {
+        "tuned": LlamaBuild("tuned", "-DX", None),
+        "portable": LlamaBuild("portable", "", None),
+    }
+    monkeypatch.setattr(llama_build, "installed_builds", lambda: builds)
+    settings = Settings(data_dir=tmp_path, llama_build="amx", _env_file=None)
+    with pytest.raises(
+        LLMUnavailable, match="LLAMA_BUILD=amx: not installed here .*tuned, portable"
+    ):
+        choose_build(settings, small_gguf)
+
+
 def test_llama_build_names_a_build_without_probing(tmp_path, monkeypatch, small_gguf):
     builds = {
         "tuned": LlamaBuild("tuned", "-DGGML_AVX512=ON", None),
@@ -131,11 +173,25 @@ def test_make_install_left_a_build_for_this_cpu_and_a_portable_one():
         assert set(builds) == {"portable"}  # the portable flags are all this CPU can use
         assert "AVX512 = 1" not in compiled_features(builds["portable"])
         return
-    assert set(builds) == {"tuned", "portable"}, "run `make install` (it builds both)"
+    with_amx = bool(amx_cmake_args(cpu_flags()))
+    expected = {"tuned", "portable", *(["amx"] if with_amx else [])}
+    assert set(builds) == expected, "run `make install` (it builds each)"
     assert "AMX" not in builds["tuned"].cmake_args
     assert "AVX512 = 1" in compiled_features(builds["tuned"])
     portable = compiled_features(builds["portable"])
     assert "AVX2 = 1" in portable and "AVX512 = 1" not in portable
+    if with_amx:
+        assert "AMX_INT8 = 1" in compiled_features(builds["amx"])
+
+
+@pytest.mark.slow
+def test_the_patched_amx_build_evaluates_a_prompt_where_the_cpu_has_amx(small_gguf):
+    """Unpatched, llama.cpp's AMX kernels die on their first tile instruction (SIGILL)."""
+    builds = installed_builds()
+    if "amx" not in builds:
+        assert not amx_cmake_args(cpu_flags()), "this CPU has AMX: run `make install`"
+        pytest.skip("no AMX on this CPU: there is no AMX build to run")
+    assert probe(builds["amx"], small_gguf, threads=2) > 0
 
 
 def test_a_process_that_already_loaded_llama_cpp_keeps_it_and_says_so(tmp_path, monkeypatch):
