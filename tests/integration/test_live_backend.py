@@ -10,6 +10,7 @@ import httpx
 import pytest
 from langserve import RemoteRunnable
 
+from chains.llm.llama_build import installed_builds
 from chains.models.bundled import bundled_gguf_path
 from tests.utils.processes import backend, llama_server
 
@@ -55,7 +56,8 @@ def test_health_reports_the_loaded_local_model(base_url: str) -> None:
         "loaded": True,
         "error": None,
     }
-    assert build["build"] in ("tuned", "portable") and "AVX2" in build["features"]
+    assert build["build"] in installed_builds() and "AVX2" in build["features"]
+    assert ("AMX_INT8" in build["features"]) == (build["build"] == "amx")
     ready = httpx.get(f"{base_url}/ready").json()
     assert build["note"] in ready["checks"]["llm"]["detail"]
 
