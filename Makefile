@@ -16,9 +16,9 @@ install: $(STAMP)  ## create .venv and install the project with its dev extras (
 # units (chains/llm/cpu_flags.py names them; AMX stays off in this build) and once portable
 # (AVX2), kept beside the venv's own under $(VENV)/llama-portable; a CPU with AMX gets a
 # third, below. The server probes the builds in child processes at first start and keeps
-# the fastest that survives, the portable one if the others die (chains/llm/llama_build.py). pip's
-# own wheel cache does not key on CMAKE_ARGS, so each wheel is built into a folder named
-# after the version and its flags, and reused from there.
+# the fastest that survives, the portable one if the others die (chains/llm/llama_build.py).
+# pip's own wheel cache does not key on CMAKE_ARGS, so each wheel is built into a folder
+# named after the version and its flags, and reused from there.
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_PORTABLE_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py portable)
 LLAMA_TUNED_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py tuned)
