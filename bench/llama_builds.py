@@ -4,7 +4,7 @@
 into the venv for this CPU's AVX-512 family, and portable (AVX2) under `.venv/llama-portable`;
 on a CPU with AMX a third time, the AVX-512 flags plus AMX, under `.venv/llama-amx`.
 This times each on the default model, in child processes (one llama.cpp each, as the server's
-probe does), interleaved round by round so a busy spell hits both: a prompt evaluated from
+probe does), interleaved round by round so a busy spell hits every build: a prompt evaluated from
 scratch, and generation after it. Medians over the rounds; the ratio is the figure the
 issue asks for (target ≥ 1.3× for prompt evaluation).
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.report import Row, not_available, run_cli
 from bench.stats import median
 from bench.synthetic_index import scratch_settings
-from chains.llm.llama_build import LlamaBuild, installed_builds
+from chains.llm.llama_build import BUILD_ORDER, LlamaBuild, installed_builds
 
 NAME = "llama.cpp builds"
 PROMPT_TOKENS = 300
@@ -78,14 +78,15 @@ def main(quick: bool = False) -> list[Row]:
         except LLMUnavailable as exc:
             return [not_available(NAME, str(exc))]
         threads = settings.llm_threads or os.cpu_count() or 1
-        names = [name for name in ("portable", "tuned", "amx") if name in builds]
+        names = [name for name in BUILD_ORDER if name in builds]
         runs: dict[str, list[dict[str, object]]] = {name: [] for name in names}
         for _ in range(2 if quick else 3):
             for name in runs:  # interleaved: a busy spell hits every build
                 runs[name].append(run_build(builds[name], gguf, threads))
     rows = []
+    prompt_rate: dict[str, float] = {}
     for name, results in runs.items():
-        prompt = median([float(r["prompt_tps"]) for r in results])
+        prompt = prompt_rate[name] = median([float(r["prompt_tps"]) for r in results])
         generation = median([float(r["gen_tps"]) for r in results])
         wide = [f for f in results[0]["features"] if str(f).startswith(("AVX512", "AMX"))]  # type: ignore[union-attr]
         note = f"{builds[name].cmake_args}; AVX-512/AMX: {', '.join(wide) or 'none'}"
@@ -93,15 +94,14 @@ def main(quick: bool = False) -> list[Row]:
             Row(NAME, f"{name}: prompt eval, {PROMPT_TOKENS} tokens", prompt, "tok/s", note=note)
         )
         rows.append(Row(NAME, f"{name}: generation", generation, "tok/s"))
-    prompt_rate = {name: rows[2 * i].value for i, name in enumerate(runs)}
-    ratio = prompt_rate["tuned"] / prompt_rate["portable"]  # type: ignore[operator]
+    ratio = prompt_rate["tuned"] / prompt_rate["portable"]
     setup = f"{gguf.name}, {threads} threads, medians of interleaved rounds"
     rows.append(
         Row(NAME, "tuned / portable prompt eval", ratio, "×", "≥ 1.3", ratio >= 1.3, note=setup)
     )
     if "amx" in prompt_rate:
         for other in ("portable", "tuned"):
-            amx_ratio = prompt_rate["amx"] / prompt_rate[other]  # type: ignore[operator]
+            amx_ratio = prompt_rate["amx"] / prompt_rate[other]
             rows.append(Row(NAME, f"amx / {other} prompt eval", amx_ratio, "×", note=setup))
     return rows
 

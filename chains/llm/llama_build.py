@@ -32,6 +32,9 @@ log = logging.getLogger("ragchat.llm")
 BUILDS_RECORD = "llama-builds.json"  # written by `make install` into the venv
 PORTABLE_FOLDER = "llama-portable"
 AMX_FOLDER = "llama-amx"
+# The order builds are probed and reported in; the portable build comes first: it is what
+# remains when the others fail.
+BUILD_ORDER = ("portable", "tuned", "amx")
 PROBE_TOKENS = 128
 
 # The child: load the model, evaluate a prompt, print the seconds it took and the build's
@@ -158,8 +161,7 @@ def choose_build(settings: Settings, gguf: Path) -> BuildChoice:
             failures[build.name] = str(exc)
             raise
 
-    # The portable build comes first: it is what remains when the others fail.
-    order = [name for name in ("portable", "tuned", "amx") if name in builds]
+    order = [name for name in BUILD_ORDER if name in builds]
     candidates = {name: (lambda b=builds[name]: timing(b)) for name in order}
     path = settings.resolved_models_dir / "measured" / f"llama-build-{gguf.stem}.json"
     name, seconds = fastest(path, key, candidates)
