@@ -27,35 +27,28 @@ llama_wheels = $(LLAMA_WHEELS_ROOT)/$(shell echo '$(LLAMA_CPP_VERSION) $(1)' | s
 LLAMA_PORTABLE_WHEELS := $(call llama_wheels,$(LLAMA_PORTABLE_ARGS))
 LLAMA_TUNED_WHEELS := $(call llama_wheels,$(LLAMA_TUNED_ARGS))
 LLAMA_PORTABLE_DIR := $(VENV)/llama-portable
-# On a CPU with AMX a third build: the tuned flags plus AMX, from the sdist (checked against
-# PyPI's published SHA-256) with a fix to llama.cpp's AMX tile setup applied; without the fix
-# its kernels die on their first tile instruction (the patch file says why).
-LLAMA_AMX_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py amx)
+# Every build starts from the sdist, checked against PyPI's published SHA-256.
 LLAMA_SDIST_SHA256 := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+# On a CPU with AMX a third build: the tuned flags plus AMX, with a fix to llama.cpp's AMX
+# tile setup applied; without the fix its kernels die on their first tile instruction (the
+# patch file says why).
+LLAMA_AMX_ARGS := $(shell $(PYTHON) chains/llm/cpu_flags.py amx)
 LLAMA_AMX_PATCH := deploy/patches/llama-cpp-amx-tile-config.patch
 LLAMA_AMX_WHEELS := $(call llama_wheels,$(LLAMA_AMX_ARGS) $(shell sha256sum $(LLAMA_AMX_PATCH)))
 LLAMA_AMX_DIR := $(VENV)/llama-amx
 
-# $(call build_llama,WHEEL_DIR,CMAKE_ARGS): compile the wheel once into WHEEL_DIR.
+# $(call build_llama,WHEEL_DIR,CMAKE_ARGS[,PATCH]): compile the wheel once into WHEEL_DIR,
+# from PyPI's sdist checked against LLAMA_SDIST_SHA256, with PATCH applied when given.
 define build_llama
-	@ls $(1)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
-	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) with $(2) once (4 to 10 minutes on 2 cores)"; \
-	  CMAKE_ARGS="$(2)" $(BIN)/python -m pip wheel --quiet --no-deps \
-	    --no-cache-dir -w $(1) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; }
-endef
-
-# $(call build_llama_patched,WHEEL_DIR,CMAKE_ARGS,PATCH): the same from the verified sdist
-# with PATCH applied.
-define build_llama_patched
 	@ls $(1)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
 	  set -e; src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
 	  sdist=$$src/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz; \
-	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) with $(2) and $(3) once (4 to 10 minutes on 2 cores)"; \
+	  echo "compiling llama-cpp-python $(LLAMA_CPP_VERSION) with $(2)$(if $(3), and $(3)) once (4 to 10 minutes on 2 cores)"; \
 	  $(BIN)/python -m pip download --quiet --no-deps --no-binary :all: -d $$src \
 	    "llama-cpp-python==$(LLAMA_CPP_VERSION)"; \
 	  echo "$(LLAMA_SDIST_SHA256)  $$sdist" | sha256sum --check --quiet; \
 	  tar -xzf $$sdist -C $$src; \
-	  patch --quiet --forward -p1 -d $$src/llama_cpp_python-$(LLAMA_CPP_VERSION) < $(3); \
+	  $(if $(3),patch --quiet --forward -p1 -d $$src/llama_cpp_python-$(LLAMA_CPP_VERSION) < $(3);) \
 	  CMAKE_ARGS="$(2)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir -w $(1) \
 	    $$src/llama_cpp_python-$(LLAMA_CPP_VERSION); }
 endef
@@ -74,7 +67,7 @@ ifneq ($(LLAMA_TUNED_ARGS),$(LLAMA_PORTABLE_ARGS))
 endif
 	rm -rf $(LLAMA_AMX_DIR)
 ifneq ($(LLAMA_AMX_ARGS),)
-	$(call build_llama_patched,$(LLAMA_AMX_WHEELS),$(LLAMA_AMX_ARGS),$(LLAMA_AMX_PATCH))
+	$(call build_llama,$(LLAMA_AMX_WHEELS),$(LLAMA_AMX_ARGS),$(LLAMA_AMX_PATCH))
 	$(BIN)/python -m pip install --quiet --no-deps --target $(LLAMA_AMX_DIR) $(LLAMA_AMX_WHEELS)/llama_cpp_python-*.whl
 endif
 	printf '{"version": "%s", "tuned": "%s", "portable": "%s", "amx": "%s"}\n' \
