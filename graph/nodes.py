@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamWriter
 
 from chains import prompts
+from chains.citation_terms import source_text, source_to_cite
 from chains.index.fusion import asks_for_release
 from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
@@ -192,6 +193,7 @@ class ChatNodes:
                 model=llm,
                 sources={v: k for k, v in labels.items()},
                 headers=shown_headers(passages),
+                source_texts=[source_text(d) for d in state.get("documents") or []],
             )
         requested = state.get("max_tokens")
         if requested:
@@ -225,15 +227,20 @@ class ChatNodes:
         return {"answer": "".join(parts), "message_id": message_id}
 
     def _citation(self, answer: str, state: ChatState) -> str:
-        """` [n]` for an answer that cites nothing, n the passage it draws on; else ''.
+        """` [n]` for an answer that cites nothing, n the source it draws on; else ''.
 
         Small models often leave out the `[n]` they were asked for; the passage that
-        shares the answer's rarest words is the one it quotes.
+        shares the answer's rarest words is the one it quotes, unless another source
+        states more of the names the answer gives (`source_to_cite`).
         """
-        if cites_a_source(answer, len(state.get("documents") or [])):
+        documents = state.get("documents") or []
+        if cites_a_source(answer, len(documents)):
             return ""
         passage = supporting_passage(answer, state.get("passages") or [])
-        return f" [{passage.number}]" if passage else ""
+        quoted = [passage.number] if passage else []
+        number = source_to_cite(answer, quoted, [source_text(d) for d in documents])
+        number = number or (passage.number if passage else None)
+        return f" [{number}]" if number else ""
 
     async def save(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
         await self._persist(

@@ -20,6 +20,10 @@ dots (`[12.20.0]`), `(from … › …)`, and `(from <header>)` for a header the
 (a title without sections has no `›`: `(from base64 — Base16, … — Python 3.11.2
 document…)` was copied whole into 1 of 40 answers.jsonl tune answers). Code such as
 `a[i]`, `list[int]` or `(from x)` stays.
+
+A citation is also checked as it is shown, against the sources' texts: when another source
+states more of the names its claim gives than the cited one, it names that source
+(`chains.citation_terms`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
+from chains.citation_terms import source_to_cite
 from chains.llm.from_stream import GeneratesFromStream
 
 HELD_CHARS = 160  # an opened bracket longer than this is text, not a copied header
@@ -49,6 +54,7 @@ _NUMBER = re.compile(r"\d+")
 
 _BRACKET = re.compile(r"\[[^\]]*\]")
 TAIL_CHARS = 40  # what is kept of the text shown, to see whether a bracket continues a run
+CLAIM_CHARS = 600  # what is kept of the text since the last citation: the claim it backs
 
 
 def renumber(text: str, sources: Mapping[int, int], shown_before: str = "") -> str:
@@ -83,13 +89,19 @@ class CitationFilter:
     """
 
     def __init__(
-        self, sources: Mapping[int, int] | None = None, headers: Sequence[str] = ()
+        self,
+        sources: Mapping[int, int] | None = None,
+        headers: Sequence[str] = (),
+        source_texts: Sequence[str] = (),
     ) -> None:
         """`sources`: prompt label → source number, for the citations shown; `headers`:
-        the passage headers the prompt showed, as written there."""
+        the passage headers the prompt showed, as written there; `source_texts`: what a
+        reader finds behind each source number, from 1 (none: citations are not checked)."""
         self._sources = dict(sources or {})
         self._copied = copied_pattern(headers)
+        self._source_texts = list(source_texts)
         self._tail = ""  # the end of the text shown
+        self._claim = ""  # the text shown since the last citation
         self._pending = ""
         self._shown_space = False  # the text shown so far ends with a space
         self._after_copy = False  # a copy after a shown space went: so do spaces after it
@@ -132,11 +144,30 @@ class CitationFilter:
         shown, self._pending = self._pending[:cut], self._pending[cut:]
         # Complete brackets only: the cut is never inside one (`_safe_end`). What was
         # shown before tells `a[1]` (an index) from ` [1]` or `[2][1]` (citations).
-        shown = renumber(shown, self._sources, self._tail)
+        shown = self._checked(renumber(shown, self._sources, self._tail))
         self._tail = (self._tail + shown)[-TAIL_CHARS:]
         if shown:
             self._shown_space = shown[-1] in " \t"
         return shown
+
+    def _checked(self, shown: str) -> str:
+        """`shown` (source numbers already) with each citation naming the source that
+        states what its claim names (`source_to_cite`); the claim is the text since the
+        citation before it."""
+        joined, start = self._tail + shown, len(self._tail)
+        out, done = [], 0
+        for run in _CITATIONS.finditer(joined):
+            if run.start() < start:
+                continue  # shown already
+            begin, end = run.start() - start, run.end() - start
+            claim = self._claim + shown[done:begin]
+            cited = [int(n) for n in _NUMBER.findall(run.group())]
+            better = source_to_cite(claim, cited, self._source_texts)
+            out += [shown[done:begin], f"[{better}]" if better else run.group()]
+            done, self._claim = end, ""
+        out.append(shown[done:])
+        self._claim = (self._claim + shown[done:])[-CLAIM_CHARS:]
+        return "".join(out)
 
     @staticmethod
     def _safe_end(text: str) -> int:
@@ -183,6 +214,8 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
     """Prompt label → source number (`chains.prompt_lines.prompt_labels`, inverted)."""
     headers: list[str] = []
     """The passage headers the prompt showed (`chains.prompt_lines.passage_header`)."""
+    source_texts: list[str] = []
+    """What a reader finds behind each source number (`chains.citation_terms.source_text`)."""
 
     @property
     def _llm_type(self) -> str:
@@ -195,7 +228,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        cleaner = CitationFilter(self.sources, self.headers)
+        cleaner = CitationFilter(self.sources, self.headers, self.source_texts)
         for chunk in self.model._stream(messages, stop=stop, **kwargs):
             cleaned = _with_text(chunk, cleaner.feed(chunk.text))
             if cleaned is not None:
@@ -215,7 +248,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        cleaner = CitationFilter(self.sources, self.headers)
+        cleaner = CitationFilter(self.sources, self.headers, self.source_texts)
         async for chunk in self.model._astream(messages, stop=stop, **kwargs):
             cleaned = _with_text(chunk, cleaner.feed(chunk.text))
             if cleaned is not None:

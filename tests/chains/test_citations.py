@@ -171,3 +171,39 @@ def test_prompt_labels_follow_the_order_the_prompt_shows() -> None:
     assert prompt_labels(passages) == {4: 1, 2: 2}  # the best line last, next to the question
     lines = passage_lines(passages)
     assert lines[0].startswith("[1] next") and lines[1].startswith("[2] best … more of")
+
+
+CHECKED_SOURCES = [
+    "heapq.merge(*iterables) merges sorted inputs.",
+    "bisect.insort(a, x) inserts x in order.",
+    "Python uses the Mersenne Twister as the core generator.",
+]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1000])
+def test_each_claims_citation_names_the_source_that_states_its_names(piece: int) -> None:
+    """Prompt label 1 is source 1 and label 2 source 2 here; the model cited label 1 for
+    both claims, and the second claim's name is only in source 2."""
+    cleaner = CitationFilter({1: 1, 2: 2}, source_texts=CHECKED_SOURCES)
+    answer = "`heapq.merge` merges them [1]. To insert in order, use `bisect.insort` [1]."
+    shown = "".join(cleaner.feed(token) for token in tokens(answer, piece)) + cleaner.flush()
+    assert shown == "`heapq.merge` merges them [1]. To insert in order, use `bisect.insort` [2]."
+
+
+def test_a_citation_is_checked_after_its_label_becomes_a_source_number() -> None:
+    # The prompt showed source 3 as its first line: the model's [1] is source 3, which
+    # states the name, so it stays source 3.
+    cleaner = CitationFilter({1: 3, 2: 1}, source_texts=CHECKED_SOURCES)
+    shown = cleaner.feed("It is the Mersenne Twister [1].") + cleaner.flush()
+    assert shown == "It is the Mersenne Twister [3]."
+    wrong = CitationFilter({1: 1, 2: 3}, source_texts=CHECKED_SOURCES)
+    assert wrong.feed("It is the Mersenne Twister [1].") + wrong.flush() == (
+        "It is the Mersenne Twister [3]."
+    )
+
+
+def test_without_source_texts_citations_are_only_renumbered() -> None:
+    cleaner = CitationFilter({1: 2})
+    assert cleaner.feed("It is the Mersenne Twister [1].") + cleaner.flush() == (
+        "It is the Mersenne Twister [2]."
+    )

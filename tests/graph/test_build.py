@@ -194,3 +194,31 @@ async def test_rag_stage_ignores_filter_and_mode(
     rag = answer_stream(build_graph(STAGES["rag"], resources), STAGES["rag"])
     await rag.ainvoke({"question": "q", "username": "v", "filter": {"a": 1}, "mode": "sparse"})
     assert retriever.calls[0]["filter"] is None and retriever.calls[0]["mode"] == "dense"
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        # Label [1] is source 2 (the prompt shows the best source last), which never says
+        # tempfile.mkstemp: the citation names source 1, which does.
+        ("Use `tempfile.mkstemp()` [1].", "Use `tempfile.mkstemp()` [1]."),
+        ("Use `tempfile.mkstemp()` [2].", "Use `tempfile.mkstemp()` [1]."),
+        # Nothing cited: the server adds the source that states the name.
+        ("Call tempfile.mkstemp for it.", "Call tempfile.mkstemp for it. [1]"),
+        ("It ignores them [1].", "It ignores them [2]."),  # names nothing: the model's stays
+    ],
+)
+async def test_a_citation_names_the_source_that_states_what_the_answer_names(
+    tmp_path: Path, answer: str, shown: str
+) -> None:
+    config = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    resources = Resources(settings=config, llm=fake_model(answer), retriever=FakeRetriever())
+    try:
+        chat = answer_stream(build_graph(STAGES["chat"], resources), STAGES["chat"])
+        events = [
+            e async for e in chat.astream_events({"question": "q", "username": "u"}, version="v2")
+        ]
+        assert streamed_answer(events) == shown
+        assert (await stored_history(resources))[-1] == shown
+    finally:
+        await resources.aclose()
