@@ -15,8 +15,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamWriter
 
 from chains import prompts
-from chains.citation_terms import source_text, source_to_cite
 from chains.index.fusion import asks_for_release
+from chains.llm.citation_terms import source_text, source_to_cite
 from chains.llm.citations import CleanCitations
 from chains.llm.queue import QUEUE_KEY
 from chains.models.presets import context_tokens, prompt_style, release_context_tokens

@@ -23,7 +23,7 @@ document…)` was copied whole into 1 of 40 answers.jsonl tune answers). Code su
 
 A citation is also checked as it is shown, against the sources' texts: when another source
 states more of the names its claim gives than the cited one, it names that source
-(`chains.citation_terms`).
+(`chains.llm.citation_terms`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
-from chains.citation_terms import source_to_cite
+from chains.llm.citation_terms import source_to_cite
 from chains.llm.from_stream import GeneratesFromStream
 
 HELD_CHARS = 160  # an opened bracket longer than this is text, not a copied header
@@ -215,7 +215,7 @@ class CleanCitations(GeneratesFromStream, BaseChatModel):
     headers: list[str] = []
     """The passage headers the prompt showed (`chains.prompt_lines.passage_header`)."""
     source_texts: list[str] = []
-    """What a reader finds behind each source number (`chains.citation_terms.source_text`)."""
+    """What a reader finds behind each source number (`chains.llm.citation_terms.source_text`)."""
 
     @property
     def _llm_type(self) -> str:

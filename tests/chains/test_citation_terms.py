@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from chains.citation_terms import named_terms, source_text, source_to_cite
+from chains.llm.citation_terms import named_terms, source_text, source_to_cite
 
 
 def test_names_are_code_identifiers_versions_and_proper_names() -> None:
