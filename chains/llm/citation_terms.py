@@ -15,7 +15,7 @@ names as any other, keeps the model's citation.
 
 Replayed on the `answers.jsonl` tune half (40 answers of `/chat` at 250 tokens), this
 re-pointed 4 citations, and the valid citations went from 31 to 33 with none lost. Word
-overlap with the whole claim (`chains.passages.idf_overlap`) was tried first and lost 3 to
+overlap with the whole claim (`chains.passages.idf_overlap`) was tried first and lost 2 to
 4 valid citations: a claim's common words match the wrong chunk as well as the right one.
 """
 
