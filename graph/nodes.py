@@ -185,6 +185,7 @@ class ChatNodes:
     ) -> dict[str, Any]:
         """Stream the answer; if it breaks off, keep what was said, marked incomplete."""
         llm = self.resources.chat_model()
+        source_texts = [source_text(d) for d in state.get("documents") or []]
         if self.options.retrieval:
             # `[n]` only (a copied passage header is cut), n the source the prompt labelled.
             passages = state.get("passages") or []
@@ -193,7 +194,7 @@ class ChatNodes:
                 model=llm,
                 sources={v: k for k, v in labels.items()},
                 headers=shown_headers(passages),
-                source_texts=[source_text(d) for d in state.get("documents") or []],
+                source_texts=source_texts,
             )
         requested = state.get("max_tokens")
         if requested:
@@ -213,7 +214,7 @@ class ChatNodes:
                 if isinstance(chunk.content, str):
                     parts.append(chunk.content)
             if self.options.retrieval:
-                citation = self._citation("".join(parts), state)
+                citation = self._citation("".join(parts), state, source_texts)
                 if citation:
                     writer({"answer": citation})
                     parts.append(citation)
@@ -226,20 +227,18 @@ class ChatNodes:
             raise
         return {"answer": "".join(parts), "message_id": message_id}
 
-    def _citation(self, answer: str, state: ChatState) -> str:
+    def _citation(self, answer: str, state: ChatState, source_texts: list[str]) -> str:
         """` [n]` for an answer that cites nothing, n the source it draws on; else ''.
 
         Small models often leave out the `[n]` they were asked for; the passage that
         shares the answer's rarest words is the one it quotes, unless another source
         states more of the names the answer gives (`source_to_cite`).
         """
-        documents = state.get("documents") or []
-        if cites_a_source(answer, len(documents)):
+        if cites_a_source(answer, len(source_texts)):
             return ""
         passage = supporting_passage(answer, state.get("passages") or [])
         quoted = [passage.number] if passage else []
-        number = source_to_cite(answer, quoted, [source_text(d) for d in documents])
-        number = number or (passage.number if passage else None)
+        number = source_to_cite(answer, quoted, source_texts) or next(iter(quoted), None)
         return f" [{number}]" if number else ""
 
     async def save(self, state: ChatState, config: RunnableConfig) -> dict[str, Any]:
